@@ -1,0 +1,47 @@
+"""spanwise-core: what every Spanwise plugin stands on."""
+
+from ._config import (
+    ExcludedUrls,
+    HeaderCapture,
+    Options,
+    disabled_instrumentations,
+    env_bool,
+    env_int,
+    env_list,
+    max_attribute_length,
+)
+from ._db_client import DbClientTracer, DbOperation
+from ._guard import Guard
+from ._http_client import ClientRequest, HttpClientTracer
+from ._http_server import HttpServerTracer, ServerRequest
+from ._instrumentor import Instrumentor
+from ._patching import Around, Call, Patcher, Wrapper
+from ._version import __version__
+from ._versions import LibraryCheck, check_library, supported_requirements
+
+__all__ = [
+    "Around",
+    "Call",
+    "ClientRequest",
+    "DbClientTracer",
+    "DbOperation",
+    "ExcludedUrls",
+    "Guard",
+    "HeaderCapture",
+    "HttpClientTracer",
+    "HttpServerTracer",
+    "Instrumentor",
+    "LibraryCheck",
+    "Options",
+    "Patcher",
+    "ServerRequest",
+    "Wrapper",
+    "__version__",
+    "check_library",
+    "disabled_instrumentations",
+    "env_bool",
+    "env_int",
+    "env_list",
+    "max_attribute_length",
+    "supported_requirements",
+]

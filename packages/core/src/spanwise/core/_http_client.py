@@ -1,0 +1,158 @@
+"""One outgoing HTTP request, traced and measured the same way by every client plugin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ._config import Options
+from ._guard import Guard
+from .semconv import _names as n
+from .semconv._http import OTHER_METHOD, client_status, error_type, normalize_method, redact_url
+
+__all__ = ["ClientRequest", "HttpClientTracer"]
+
+
+class HttpClientTracer:
+    """Creates CLIENT spans and the ``http.client.request.duration`` metric for one plugin.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_duration", "guard", "options", "tracer")
+
+    def __init__(
+        self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
+    ) -> None:
+        self.tracer = tracer
+        self.options = options
+        self.guard = guard
+        self._duration = meter.create_histogram(
+            n.HTTP_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP client requests.",
+            explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_HTTP),
+        )
+
+    def excluded(self, url: str) -> bool:
+        """Whether *url* matches the excluded URLs."""
+        return self.options.excluded_urls.match(url)
+
+    def start(self, method: str, url: str) -> ClientRequest:
+        """Start a CLIENT span (current context as parent); make it current to inject."""
+        return ClientRequest(self, method, url)
+
+
+class ClientRequest:
+    """The span, timing and metric attributes of one outgoing request.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_ended",
+        "_owner",
+        "_start",
+        "error_type",
+        "method",
+        "protocol",
+        "recording",
+        "scheme",
+        "server_address",
+        "server_port",
+        "span",
+        "status_code",
+    )
+
+    def __init__(self, owner: HttpClientTracer, method_original: str, url: str) -> None:
+        self._owner = owner
+        self.method = method = normalize_method(method_original)
+        self.status_code: int | None = None
+        self.error_type: str | None = None
+        self.protocol: str | None = None
+        self._ended = False
+        try:
+            parts = urlsplit(url)
+            self.scheme = parts.scheme or "http"
+            self.server_address = parts.hostname
+            port = parts.port
+        except ValueError:
+            self.scheme, self.server_address, port = "http", None, None
+        self.server_port = port or (443 if self.scheme == "https" else 80)
+        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: method, n.SERVER_PORT: self.server_port}
+        if self.server_address:
+            attrs[n.SERVER_ADDRESS] = self.server_address
+        self.span = owner.tracer.start_span(
+            "HTTP" if method == OTHER_METHOD else method, kind=SpanKind.CLIENT, attributes=attrs
+        )
+        self.recording = self.span.is_recording()
+        if self.recording:
+            more: dict[str, Any] = {n.URL_FULL: redact_url(url)}
+            if method == OTHER_METHOD:
+                more[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
+            self.span.set_attributes(more)
+        self._start = time.perf_counter()
+
+    def request_headers(self, headers: Iterable[tuple[str, str]]) -> None:
+        """Capture configured request headers."""
+        capture = self._owner.options.client_request_headers
+        if capture and self.recording:
+            self.span.set_attributes(capture.attributes(headers))  # type: ignore[arg-type]
+
+    def response_headers(self, headers: Iterable[tuple[str, str]]) -> None:
+        """Capture configured response headers."""
+        capture = self._owner.options.client_response_headers
+        if capture and self.recording:
+            self.span.set_attributes(capture.attributes(headers))  # type: ignore[arg-type]
+
+    def set_status_code(self, status_code: int) -> None:
+        """The response status code."""
+        try:
+            self.status_code = int(status_code)
+        except (TypeError, ValueError):
+            return
+        if self.recording:
+            self.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, self.status_code)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """The request failed with *exc* (connection refused, timeout …)."""
+        self.error_type = error_type(exc)
+        if self.recording:
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
+
+    def end(self) -> None:
+        """Finish the span and record the duration; calling it again does nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        duration = time.perf_counter() - self._start
+        code = self.status_code
+        err = self.error_type
+        if err is None and code is not None:
+            status, err = client_status(code)
+            if status is StatusCode.ERROR and self.recording:
+                self.span.set_status(Status(StatusCode.ERROR))
+        attrs: dict[str, Any] = {
+            n.HTTP_REQUEST_METHOD: self.method,
+            n.SERVER_PORT: self.server_port,
+            n.URL_SCHEME: self.scheme,
+        }
+        if self.server_address:
+            attrs[n.SERVER_ADDRESS] = self.server_address
+        if code is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
+        if err is not None:
+            attrs[n.ERROR_TYPE] = err
+            if self.recording:
+                self.span.set_attribute(n.ERROR_TYPE, err)
+        if self.protocol:
+            attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
+        ctx = trace.set_span_in_context(self.span) if self.recording else None
+        self.span.end()
+        self._owner._duration.record(duration, attrs, context=ctx)

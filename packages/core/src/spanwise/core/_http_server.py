@@ -1,0 +1,270 @@
+"""One HTTP server request, traced and measured the same way by every server plugin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ._config import Options
+from ._guard import Guard
+from .propagation import asgi_getter, extract, wsgi_getter
+from .semconv import _names as n
+from .semconv._http import (
+    OTHER_METHOD,
+    asgi_headers,
+    error_type,
+    normalize_method,
+    server_attributes_from_environ,
+    server_attributes_from_scope,
+    server_span_name,
+    server_status,
+    wsgi_headers,
+)
+
+__all__ = ["HttpServerTracer", "ServerRequest"]
+
+
+def _record_context(span: trace.Span) -> Any:
+    """A context holding *span*, so exemplars link to it even after it was detached."""
+    return trace.set_span_in_context(span) if span.is_recording() else None
+
+
+class HttpServerTracer:
+    """Creates SERVER spans and the ``http.server.*`` metrics for one plugin.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_active", "_duration", "guard", "options", "tracer")
+
+    def __init__(
+        self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
+    ) -> None:
+        self.tracer = tracer
+        self.options = options
+        self.guard = guard
+        self._duration = meter.create_histogram(
+            n.HTTP_SERVER_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP server requests.",
+            explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_HTTP),
+        )
+        self._active = meter.create_up_down_counter(
+            n.HTTP_SERVER_ACTIVE_REQUESTS,
+            unit="{request}",
+            description="Number of active HTTP server requests.",
+        )
+
+    # -- exclusion ---------------------------------------------------------------------------
+
+    def excluded_environ(self, environ: Mapping[str, Any]) -> bool:
+        """Whether the request URL in a WSGI environ matches the excluded URLs."""
+        if not self.options.excluded_urls:
+            return False
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        path = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+        url = f"{scheme}://{host}{path}"
+        query = environ.get("QUERY_STRING")
+        return self.options.excluded_urls.match(f"{url}?{query}" if query else url)
+
+    def excluded_scope(self, scope: Mapping[str, Any]) -> bool:
+        """Whether the request URL in an ASGI scope matches the excluded URLs."""
+        if not self.options.excluded_urls:
+            return False
+        host = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        path = f"{scope.get('root_path', '')}{scope.get('path', '')}"
+        url = f"{scope.get('scheme', 'http')}://{host}{path}"
+        query = scope.get("query_string")
+        if query:
+            url = f"{url}?{query.decode('latin-1')}"
+        return self.options.excluded_urls.match(url)
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start_wsgi(self, environ: Mapping[str, Any], route: str | None = None) -> ServerRequest:
+        """Start the span for a WSGI request (child of the propagated context, if any)."""
+        method = normalize_method(str(environ.get("REQUEST_METHOD", "")))
+        scheme = str(environ.get("wsgi.url_scheme", "http"))
+        ctx = extract(environ, wsgi_getter)
+        request = ServerRequest(self, method, scheme, route, ctx, str(environ.get("PATH_INFO", "")))
+        if request.recording:
+            attrs = server_attributes_from_environ(environ)
+            if self.options.server_request_headers:
+                attrs.update(self.options.server_request_headers.attributes(wsgi_headers(environ)))
+            request.span.set_attributes(attrs)
+            proto = attrs.get(n.NETWORK_PROTOCOL_VERSION)
+        else:
+            proto = str(environ.get("SERVER_PROTOCOL", ""))[5:] or None
+        request.protocol = proto
+        return request
+
+    def start_asgi(self, scope: Mapping[str, Any], route: str | None = None) -> ServerRequest:
+        """Start the span for an ASGI ``http`` or ``websocket`` scope."""
+        method = normalize_method(str(scope.get("method", "GET")))
+        scheme = str(scope.get("scheme") or "http")
+        ctx = extract(scope, asgi_getter)
+        path = str(scope.get("root_path", "")) + str(scope.get("path", ""))
+        request = ServerRequest(self, method, scheme, route, ctx, path)
+        if request.recording:
+            attrs = server_attributes_from_scope(scope)
+            if self.options.server_request_headers:
+                attrs.update(
+                    self.options.server_request_headers.attributes(
+                        asgi_headers(scope.get("headers") or ())
+                    )
+                )
+            request.span.set_attributes(attrs)
+        version = scope.get("http_version")
+        request.protocol = str(version) if version else None
+        return request
+
+
+class ServerRequest:
+    """The span, timing and metric attributes of one request; every method is guarded.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_ended",
+        "_owner",
+        "_start",
+        "_token",
+        "error_type",
+        "method",
+        "protocol",
+        "recording",
+        "route",
+        "scheme",
+        "span",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        owner: HttpServerTracer,
+        method: str,
+        scheme: str,
+        route: str | None,
+        ctx: Any,
+        path: str,
+    ) -> None:
+        self._owner = owner
+        self.method = method
+        self.scheme = scheme
+        self.route = route
+        self.status_code: int | None = None
+        self.error_type: str | None = None
+        self.protocol: str | None = None
+        self._token: Any = None
+        self._ended = False
+        self.span = owner.tracer.start_span(
+            server_span_name(method, route),
+            context=ctx,
+            kind=SpanKind.SERVER,
+            attributes={
+                n.HTTP_REQUEST_METHOD: method,
+                n.URL_SCHEME: scheme,
+                n.URL_PATH: path or "/",
+            },
+        )
+        self.recording = self.span.is_recording()
+        if route and self.recording:
+            self.span.set_attribute(n.HTTP_ROUTE, route)
+        owner._active.add(1, {n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme})
+        self._start = time.perf_counter()
+
+    # -- context -----------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Make the span current (until :meth:`detach`)."""
+        if self._token is None:
+            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def detach(self) -> None:
+        """Undo :meth:`attach` (in the same context it was attached in)."""
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                otel_context.detach(token)
+            except Exception as exc:  # noqa: BLE001
+                self._owner.guard.report("http.detach", exc)
+
+    # -- facts learned while the request runs ------------------------------------------------
+
+    def set_route(self, route: str | None) -> None:
+        """The matched route template; renames the span ``{METHOD} {route}``."""
+        if not route:
+            return
+        self.route = route
+        if self.recording:
+            self.span.set_attribute(n.HTTP_ROUTE, route)
+            self.span.update_name(server_span_name(self.method, route))
+
+    def set_status_code(self, status_code: int) -> None:
+        """The response status code."""
+        try:
+            self.status_code = int(status_code)
+        except (TypeError, ValueError):
+            return
+        if self.recording:
+            self.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, self.status_code)
+
+    def response_headers(self, headers: Iterable[tuple[str, str]]) -> None:
+        """Capture configured response headers (``(name, value)`` text pairs)."""
+        capture = self._owner.options.server_response_headers
+        if capture and self.recording:
+            self.span.set_attributes(capture.attributes(headers))  # type: ignore[arg-type]
+
+    def record_exception(self, exc: BaseException) -> None:
+        """An exception escaped the application: event, ERROR status and ``error.type``."""
+        self.error_type = error_type(exc)
+        if self.recording:
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def end(self) -> None:
+        """Finish the span and record the metrics; calling it again does nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        owner = self._owner
+        duration = time.perf_counter() - self._start
+        code = self.status_code
+        err = self.error_type
+        if err is None and code is not None:
+            status, err = server_status(code)
+            if status is StatusCode.ERROR and self.recording:
+                self.span.set_status(Status(StatusCode.ERROR))
+        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: self.method, n.URL_SCHEME: self.scheme}
+        if self.route:
+            attrs[n.HTTP_ROUTE] = self.route
+        if code is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
+        if err is not None:
+            attrs[n.ERROR_TYPE] = err
+            if self.recording:
+                self.span.set_attribute(n.ERROR_TYPE, err)
+        if self.protocol:
+            attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
+        ctx = _record_context(self.span)
+        self.span.end()
+        owner._duration.record(duration, attrs, context=ctx)
+        owner._active.add(-1, {n.HTTP_REQUEST_METHOD: self.method, n.URL_SCHEME: self.scheme})
+
+    @property
+    def is_other_method(self) -> bool:
+        """Whether the request method is unknown (recorded as ``_OTHER``)."""
+        return self.method == OTHER_METHOD

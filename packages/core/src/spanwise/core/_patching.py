@@ -1,0 +1,281 @@
+"""Patching through wrapt, recorded so that ``uninstrument()`` restores the exact originals."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import wrapt
+
+from ._guard import Guard
+
+__all__ = ["Around", "Call", "Patcher", "Wrapper"]
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+"""The one wrapper signature used everywhere: ``(wrapped, instance, args, kwargs)``."""
+
+Call = Optional[tuple[tuple[Any, ...], dict[str, Any]]]  # noqa: UP045 - a runtime alias on 3.10
+"""What an :data:`Around` step yields: ``None`` to call with the app's own arguments, or
+``(args, kwargs)`` to call with replacements (for example headers with trace context added)."""
+
+Around = Callable[
+    [Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Generator[Call, Any, Any]
+]
+"""A generator function that runs around one call of the wrapped callable.
+
+It yields exactly once: the wrapped callable runs at the ``yield``. The value sent back is the
+call's result; if the call raised, the exception is thrown in at the ``yield``. Whatever the
+step returns, if not ``None``, replaces the result (for example a response wrapped so that the
+span ends when streaming ends). Everything before and after the ``yield`` is instrumentation
+code and runs under the plugin's :class:`~spanwise.core.Guard`.
+"""
+
+_MISSING = object()
+
+
+@dataclass
+class _Record:
+    owner: Any
+    attribute: str
+    original: Any
+    own: bool
+    handle: Any
+
+
+@dataclass
+class _Pending:
+    module: str
+    path: str
+    wrapper: Wrapper
+    cancelled: bool = False
+
+
+@dataclass
+class Patcher:
+    """Applies and records the patches of one instrumentor activation.
+
+    ``on`` is checked by every wrapper made here: once :meth:`restore` has run, a wrapper that
+    someone kept a reference to passes calls straight through.
+
+    .. versionadded:: 0.1.0
+    """
+
+    guard: Guard
+    on: bool = True
+    _records: list[_Record] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def wrap(self, module: str, path: str, wrapper: Wrapper) -> None:
+        """Wrap ``module.path`` (``"Class.method"`` or ``"function"``) with *wrapper*.
+
+        If *module* is not imported yet, the patch is applied when it is (post-import hook).
+        A path that does not resolve is reported through the guard and skipped.
+        """
+        if module in sys.modules:
+            self._apply(sys.modules[module], path, wrapper)
+            return
+        pending = _Pending(module, path, wrapper)
+        with self._lock:
+            self._pending.append(pending)
+
+        def on_import(mod: Any) -> None:
+            # An exception here would break the app's import of the module: never let one out.
+            try:
+                if not pending.cancelled and self.on:
+                    self._apply(mod, path, wrapper)
+            except Exception as exc:  # noqa: BLE001
+                self.guard.report(f"import hook {module}.{path}", exc)
+
+        wrapt.register_post_import_hook(on_import, module)
+
+    def wrap_object(self, owner: Any, attribute: str, wrapper: Wrapper) -> None:
+        """Wrap ``owner.attribute`` where *owner* is a live class, module or instance."""
+        self._apply(owner, attribute, wrapper)
+
+    def around(self, site: str, step: Around) -> Wrapper:
+        """Build a guarded wrapper from an :data:`Around` step (sync or async target).
+
+        The returned wrapper decides per call whether the target is a coroutine function.
+        """
+        sync = self._around_sync(site, step)
+        asynchronous = self._around_async(site, step)
+
+        def wrapper(
+            wrapped: Callable[..., Any],
+            instance: Any,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+        ) -> Any:
+            if _is_async(wrapped):
+                return asynchronous(wrapped, instance, args, kwargs)
+            return sync(wrapped, instance, args, kwargs)
+
+        return wrapper
+
+    def around_sync(self, site: str, step: Around) -> Wrapper:
+        """Like :meth:`around` for a target known to be synchronous (one check fewer per call)."""
+        return self._around_sync(site, step)
+
+    def around_async(self, site: str, step: Around) -> Wrapper:
+        """Like :meth:`around` for a target known to be a coroutine function."""
+        return self._around_async(site, step)
+
+    # -- restoring --------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Undo every patch, newest first, and cancel patches still waiting for an import."""
+        with self._lock:
+            self.on = False
+            for pending in self._pending:
+                pending.cancelled = True
+            self._pending.clear()
+            records, self._records = self._records, []
+        for record in reversed(records):
+            try:
+                _restore(record)
+            except Exception as exc:  # noqa: BLE001
+                self.guard.report(f"restore {record.attribute}", exc)
+
+    @property
+    def applied(self) -> int:
+        """How many patches are in place now."""
+        with self._lock:
+            return len(self._records)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _apply(self, target: Any, path: str, wrapper: Wrapper) -> None:
+        try:
+            owner, attribute, original = wrapt.resolve_path(target, path)
+        except Exception as exc:  # noqa: BLE001
+            self.guard.report(f"resolve {getattr(target, '__name__', target)}.{path}", exc)
+            return
+        namespace = _namespace(owner)
+        own = namespace is not None and attribute in namespace
+        if own:
+            original = namespace[attribute]  # type: ignore[index]
+        handle = wrapt.FunctionWrapper(original, wrapper)
+        with self._lock:
+            try:
+                setattr(owner, attribute, handle)
+            except (TypeError, AttributeError) as exc:  # immutable (C) types, slotted instances
+                self.guard.report(f"patch {getattr(owner, '__name__', owner)}.{attribute}", exc)
+                return
+            self._records.append(_Record(owner, attribute, original, own, handle))
+
+    def _around_sync(self, site: str, step: Around) -> Wrapper:
+        guard = self.guard
+
+        def wrapper(
+            wrapped: Callable[..., Any],
+            instance: Any,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+        ) -> Any:
+            if not self.on:
+                return wrapped(*args, **kwargs)
+            try:
+                gen = step(wrapped, instance, args, kwargs)
+                call = next(gen)
+            except Exception as exc:  # noqa: BLE001
+                guard.report(site, exc)
+                return wrapped(*args, **kwargs)
+            if call is not None:
+                args, kwargs = call
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _throw(guard, site, gen, exc)
+                raise
+            return _finish(guard, site, gen, result)
+
+        return wrapper
+
+    def _around_async(self, site: str, step: Around) -> Wrapper:
+        guard = self.guard
+
+        async def wrapper(
+            wrapped: Callable[..., Any],
+            instance: Any,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+        ) -> Any:
+            if not self.on:
+                return await wrapped(*args, **kwargs)
+            try:
+                gen = step(wrapped, instance, args, kwargs)
+                call = next(gen)
+            except Exception as exc:  # noqa: BLE001
+                guard.report(site, exc)
+                return await wrapped(*args, **kwargs)
+            if call is not None:
+                args, kwargs = call
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _throw(guard, site, gen, exc)
+                raise
+            return _finish(guard, site, gen, result)
+
+        return wrapper
+
+
+def _throw(guard: Guard, site: str, gen: Generator[Call, Any, Any], exc: BaseException) -> None:
+    """Let the step see the app's exception; the caller re-raises it unchanged."""
+    try:
+        gen.throw(exc)
+    except StopIteration:
+        return
+    except BaseException as other:  # noqa: BLE001
+        if other is not exc:
+            guard.report(site, other)
+        return
+    guard.report(site, RuntimeError("instrumentation step yielded more than once"))
+    gen.close()
+
+
+def _finish(guard: Guard, site: str, gen: Generator[Call, Any, Any], result: Any) -> Any:
+    try:
+        gen.send(result)
+    except StopIteration as stop:
+        return result if stop.value is None else stop.value
+    except Exception as exc:  # noqa: BLE001
+        guard.report(site, exc)
+        return result
+    guard.report(site, RuntimeError("instrumentation step yielded more than once"))
+    gen.close()
+    return result
+
+
+def _is_async(func: Any) -> bool:
+    return inspect.iscoroutinefunction(func)
+
+
+def _namespace(owner: Any) -> dict[str, Any] | None:
+    try:
+        ns = vars(owner)
+    except TypeError:
+        return None
+    return ns  # type: ignore[no-any-return]
+
+
+def _restore(record: _Record) -> None:
+    ns = _namespace(record.owner)
+    current = ns.get(record.attribute, _MISSING) if ns is not None else _MISSING
+    if current is record.handle:
+        if record.own:
+            setattr(record.owner, record.attribute, record.original)
+        else:
+            delattr(record.owner, record.attribute)
+        return
+    # Someone wrapped on top of ours or replaced it: splice ours out when wrapt can.
+    unwrap = getattr(wrapt, "unwrap_object", None)
+    if unwrap is not None:
+        unwrap(record.owner, record.attribute, record.handle, missing_ok=True)

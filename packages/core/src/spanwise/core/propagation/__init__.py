@@ -1,0 +1,41 @@
+"""Propagation carriers: getters and setters tolerant of missing, repeated or hostile values."""
+
+from ._carriers import (
+    MAX_HEADER_VALUE,
+    AsgiHeadersGetter,
+    AsgiHeadersSetter,
+    DictGetter,
+    DictSetter,
+    KafkaHeadersGetter,
+    KafkaHeadersSetter,
+    WsgiEnvironGetter,
+    asgi_getter,
+    asgi_setter,
+    dict_getter,
+    dict_setter,
+    extract,
+    inject,
+    kafka_getter,
+    kafka_setter,
+    wsgi_getter,
+)
+
+__all__ = [
+    "MAX_HEADER_VALUE",
+    "AsgiHeadersGetter",
+    "AsgiHeadersSetter",
+    "DictGetter",
+    "DictSetter",
+    "KafkaHeadersGetter",
+    "KafkaHeadersSetter",
+    "WsgiEnvironGetter",
+    "asgi_getter",
+    "asgi_setter",
+    "dict_getter",
+    "dict_setter",
+    "extract",
+    "inject",
+    "kafka_getter",
+    "kafka_setter",
+    "wsgi_getter",
+]

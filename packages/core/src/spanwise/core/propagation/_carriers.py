@@ -1,0 +1,224 @@
+"""Getters and setters for every carrier our plugins meet, tolerant of hostile input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import propagate
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+
+from .._guard import logger
+
+__all__ = [
+    "MAX_HEADER_VALUE",
+    "AsgiHeadersGetter",
+    "AsgiHeadersSetter",
+    "DictGetter",
+    "DictSetter",
+    "KafkaHeadersGetter",
+    "KafkaHeadersSetter",
+    "WsgiEnvironGetter",
+    "asgi_getter",
+    "asgi_setter",
+    "dict_getter",
+    "dict_setter",
+    "extract",
+    "inject",
+    "kafka_getter",
+    "kafka_setter",
+    "wsgi_getter",
+]
+
+#: Values longer than this (bytes or characters) are ignored by every getter: the W3C limits
+#: are 512 for tracestate members and 8192 for the whole baggage header.
+MAX_HEADER_VALUE = 8192
+
+
+def _text(value: Any) -> str | None:
+    """A header value as text, or None when it is missing, oversized or not valid text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if len(value) <= MAX_HEADER_VALUE else None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) > MAX_HEADER_VALUE:
+            return None
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+class WsgiEnvironGetter(Getter[Mapping[str, Any]]):
+    """Reads ``traceparent`` and friends from a WSGI environ (``HTTP_TRACEPARENT``)."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        try:
+            value = _text(carrier.get("HTTP_" + key.upper().replace("-", "_")))
+        except Exception:  # noqa: BLE001
+            return None
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        try:
+            return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
+        except Exception:  # noqa: BLE001
+            return []
+
+
+class AsgiHeadersGetter(Getter[Any]):
+    """Reads from an ASGI scope (its ``headers``) or a bare header list of bytes pairs.
+
+    Repeated headers come back as several values, in order.
+    """
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        try:
+            headers = carrier.get("headers") if isinstance(carrier, Mapping) else carrier
+            if not headers:
+                return None
+            wanted = key.lower().encode("latin-1")
+            found: list[str] = []
+            for name, value in headers:
+                if isinstance(name, (bytes, bytearray)) and bytes(name).lower() == wanted:
+                    text = _text(value)
+                    if text is not None:
+                        found.append(text)
+            return found or None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def keys(self, carrier: Any) -> list[str]:
+        try:
+            headers = carrier.get("headers") if isinstance(carrier, Mapping) else carrier
+            return [bytes(n).decode("latin-1").lower() for n, _ in headers or ()]
+        except Exception:  # noqa: BLE001
+            return []
+
+
+class AsgiHeadersSetter(Setter[list[tuple[bytes, bytes]]]):
+    """Appends ``(name, value)`` bytes pairs to an ASGI header list."""
+
+    def set(self, carrier: list[tuple[bytes, bytes]], key: str, value: str) -> None:
+        carrier.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+
+
+class KafkaHeadersGetter(Getter[Any]):
+    """Reads from Kafka headers: a list of ``(str, bytes | str | None)`` pairs, or a dict.
+
+    Non-UTF-8, ``None`` and oversized values are skipped; repeated keys give several values.
+    """
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        if not carrier:
+            return None
+        try:
+            pairs: Iterable[Any] = carrier.items() if isinstance(carrier, Mapping) else carrier
+            found: list[str] = []
+            for pair in pairs:
+                try:
+                    name, value = pair
+                except (TypeError, ValueError):
+                    continue
+                name_text = _text(name)
+                if name_text is not None and name_text.lower() == key:
+                    text = _text(value)
+                    if text is not None:
+                        found.append(text)
+            return found or None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def keys(self, carrier: Any) -> list[str]:
+        try:
+            pairs: Iterable[Any] = carrier.items() if isinstance(carrier, Mapping) else carrier
+            names = (_text(p[0]) for p in pairs or ())
+            return [n for n in names if n is not None]
+        except Exception:  # noqa: BLE001
+            return []
+
+
+class KafkaHeadersSetter(Setter[Any]):
+    """Adds a header as UTF-8 bytes to a Kafka header list (append) or dict (set)."""
+
+    def set(self, carrier: Any, key: str, value: str) -> None:
+        data = value.encode("utf-8")
+        if isinstance(carrier, MutableMapping):
+            carrier[key] = data
+        else:
+            carrier.append((key, data))
+
+
+class DictGetter(Getter[Mapping[str, Any]]):
+    """Reads from a dict of headers (Celery message headers, requests headers …).
+
+    Looks the key up as given, then case-insensitively; list values give several values.
+    """
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        try:
+            value = carrier.get(key)
+            if value is None:
+                lower = key.lower()
+                for name, candidate in carrier.items():
+                    if isinstance(name, str) and name.lower() == lower:
+                        value = candidate
+                        break
+            if value is None:
+                return None
+            values = value if isinstance(value, (list, tuple)) else (value,)
+            texts = [t for t in (_text(v) for v in values) if t is not None]
+            return texts or None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        try:
+            return [k for k in carrier if isinstance(k, str)]
+        except Exception:  # noqa: BLE001
+            return []
+
+
+class DictSetter(Setter[MutableMapping[str, Any]]):
+    """Sets a string value in a dict of headers."""
+
+    def set(self, carrier: MutableMapping[str, Any], key: str, value: str) -> None:
+        carrier[key] = value
+
+
+wsgi_getter = WsgiEnvironGetter()
+asgi_getter = AsgiHeadersGetter()
+asgi_setter = AsgiHeadersSetter()
+kafka_getter = KafkaHeadersGetter()
+kafka_setter = KafkaHeadersSetter()
+dict_getter = DictGetter()
+dict_setter = DictSetter()
+
+_reported: set[str] = set()
+
+
+def _report_once(what: str, exc: BaseException) -> None:
+    if what not in _reported:
+        _reported.add(what)
+        logger.warning("spanwise: propagator failed to %s; continuing without", what, exc_info=exc)
+
+
+def extract(carrier: Any, getter: Getter[Any], context: Context | None = None) -> Context:
+    """The global propagator's ``extract`` that never raises: a broken carrier or propagator
+    gives the context as it was (a fresh trace starts)."""
+    try:
+        return propagate.extract(carrier, context=context, getter=getter)
+    except Exception as exc:  # noqa: BLE001
+        _report_once("extract", exc)
+        return context if context is not None else Context()
+
+
+def inject(carrier: Any, setter: Setter[Any], context: Context | None = None) -> None:
+    """The global propagator's ``inject`` that never raises."""
+    try:
+        propagate.inject(carrier, context=context, setter=setter)
+    except Exception as exc:  # noqa: BLE001
+        _report_once("inject", exc)
