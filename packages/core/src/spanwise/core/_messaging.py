@@ -1,0 +1,414 @@
+"""Messaging spans and metrics, written once for every queue plugin (Kafka, Celery, …).
+
+Usage, producer side::
+
+    messaging = MessagingTracer(self.tracer, self.meter, self.options, self.guard, system="kafka")
+    send = messaging.start_send("orders", partition=3)
+    send.inject(headers, kafka_setter)           # trace context into the message headers
+    try:
+        produce(...)
+    except BaseException as exc:
+        send.record_exception(exc)
+        raise
+    finally:
+        send.end()                                # span ends, duration + sent.messages recorded
+
+Consumer side::
+
+    process = messaging.start_process("orders", carrier=headers, getter=kafka_getter)
+    token = process.attach()                      # the app's work is a child of ``process``
+    try:
+        handle(message)
+    except BaseException as exc:
+        process.record_exception(exc)
+        raise
+    finally:
+        process.detach(token)
+        process.end()                             # span ends, messaging.process.duration
+
+A receive call that returned messages (Kafka ``poll``/``consume``) has no span of its own: call
+:meth:`MessagingTracer.record_receive` for its duration and the consumed-message count.
+
+All names follow the OpenTelemetry messaging semantic conventions and come from
+:mod:`spanwise.core.semconv`. Every public method here is safe to call from instrumentation
+code; none of them touches the message itself.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
+
+from ._config import Options
+from ._guard import Guard
+from .propagation import extract, inject
+from .semconv import _names as n
+from .semconv._http import error_type
+
+__all__ = [
+    "OPERATION_TYPE_PROCESS",
+    "OPERATION_TYPE_RECEIVE",
+    "OPERATION_TYPE_SEND",
+    "MessagingOperation",
+    "MessagingTracer",
+]
+
+#: ``messaging.operation.type`` values.
+OPERATION_TYPE_SEND = "send"
+OPERATION_TYPE_RECEIVE = "receive"
+OPERATION_TYPE_PROCESS = "process"
+
+
+class MessagingTracer:
+    """Creates PRODUCER and CONSUMER spans and the four messaging metrics for one system.
+
+    *system* is the ``messaging.system`` value (``"kafka"``, ``"celery"``, …). *link* is the
+    default for :meth:`start_process`: when true, a consumer span starts a new trace *linked* to
+    the producer's span instead of being its child (baggage is kept either way).
+
+    Metrics (OpenTelemetry messaging conventions):
+
+    - ``messaging.client.sent.messages`` (counter, ``{message}``): one per :meth:`start_send`
+      operation, at :meth:`MessagingOperation.end` (or at
+      :meth:`MessagingOperation.delivered` when ``defer_count=True``), with ``error.type``
+      when sending failed.
+    - ``messaging.client.consumed.messages`` (counter): from :meth:`record_receive`, and from
+      process operations started with ``count_consumed=True`` (push-based consumers such as
+      Celery, which have no receive call).
+    - ``messaging.client.operation.duration`` (histogram, s): send and receive operations.
+    - ``messaging.process.duration`` (histogram, s): process operations, with ``error.type``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_consumed",
+        "_operation_duration",
+        "_process_duration",
+        "_sent",
+        "guard",
+        "link",
+        "options",
+        "system",
+        "tracer",
+    )
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        meter: metrics.Meter,
+        options: Options,
+        guard: Guard,
+        system: str,
+        *,
+        link: bool = False,
+    ) -> None:
+        self.tracer = tracer
+        self.options = options
+        self.guard = guard
+        self.system = system
+        self.link = link
+        buckets = list(n.DURATION_BUCKETS_HTTP)  # the messaging buckets are the same list
+        self._sent = meter.create_counter(
+            n.MESSAGING_CLIENT_SENT_MESSAGES,
+            unit="{message}",
+            description="Number of messages producers attempted to send to the broker.",
+        )
+        self._consumed = meter.create_counter(
+            n.MESSAGING_CLIENT_CONSUMED_MESSAGES,
+            unit="{message}",
+            description="Number of messages that were delivered to the application.",
+        )
+        self._operation_duration = meter.create_histogram(
+            n.MESSAGING_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="Duration of messaging operation initiated by a producer or consumer "
+            "client.",
+            explicit_bucket_boundaries_advisory=buckets,
+        )
+        self._process_duration = meter.create_histogram(
+            n.MESSAGING_PROCESS_DURATION,
+            unit="s",
+            description="Duration of processing operation.",
+            explicit_bucket_boundaries_advisory=buckets,
+        )
+
+    # -- producer ---------------------------------------------------------------------------
+
+    def start_send(
+        self,
+        destination: str | None,
+        *,
+        operation_name: str = "send",
+        partition: int | str | None = None,
+        message_id: str | None = None,
+        client_id: str | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        attributes: dict[str, Any] | None = None,
+        defer_count: bool = False,
+    ) -> MessagingOperation:
+        """Start the PRODUCER span ``{operation_name} {destination}`` as a child of the current
+        context (``send {destination}`` by default; ``{operation_name}`` alone when the
+        destination is unknown).
+
+        *attributes* go on the span only (system-specific ones, e.g. the Celery task name).
+        With *defer_count*, ``messaging.client.sent.messages`` is recorded by
+        :meth:`MessagingOperation.delivered` (once the broker acknowledged or refused the
+        message) instead of by :meth:`MessagingOperation.end`.
+        """
+        metric_attrs = self._metric_attrs(
+            operation_name, OPERATION_TYPE_SEND, destination, server_address, server_port
+        )
+        span_attrs = dict(metric_attrs)
+        if partition is not None:
+            span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+        if message_id is not None:
+            span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
+        if client_id is not None:
+            span_attrs[n.MESSAGING_CLIENT_ID] = client_id
+        if attributes:
+            span_attrs.update(attributes)
+        name = f"{operation_name} {destination}" if destination else operation_name
+        span = self.tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=span_attrs)
+        return MessagingOperation(
+            self, span, None, metric_attrs, OPERATION_TYPE_SEND, defer_count=defer_count
+        )
+
+    # -- consumer ---------------------------------------------------------------------------
+
+    def start_process(
+        self,
+        destination: str | None,
+        *,
+        carrier: Any = None,
+        getter: Getter[Any] | None = None,
+        parent: Context | None = None,
+        link: bool | None = None,
+        operation_name: str = "process",
+        partition: int | str | None = None,
+        message_id: str | None = None,
+        consumer_group: str | None = None,
+        client_id: str | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        attributes: dict[str, Any] | None = None,
+        count_consumed: bool = False,
+    ) -> MessagingOperation:
+        """Start the CONSUMER span ``{operation_name} {destination}`` for one message.
+
+        The producer's context is *parent* if given, else extracted from *carrier* with
+        *getter* (never raises, whatever the headers hold). When it holds a valid span, the new
+        span is its child, or, with *link* (default: the tracer's ``link``), the root of a new
+        trace carrying a :class:`~opentelemetry.trace.Link` to it. Without a producer context
+        the span is a child of the current context. Baggage from the message is kept and is
+        current after :meth:`MessagingOperation.attach`.
+
+        With *count_consumed*, ``messaging.client.consumed.messages`` is incremented by one
+        (for consumers with no separate receive call).
+        """
+        if parent is None:
+            parent = extract(carrier, getter) if getter is not None and carrier else None
+        metric_attrs = self._metric_attrs(
+            operation_name, OPERATION_TYPE_PROCESS, destination, server_address, server_port
+        )
+        if consumer_group is not None:
+            metric_attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
+        span_attrs = dict(metric_attrs)
+        if partition is not None:
+            span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+        if message_id is not None:
+            span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
+        if client_id is not None:
+            span_attrs[n.MESSAGING_CLIENT_ID] = client_id
+        if attributes:
+            span_attrs.update(attributes)
+        name = f"{operation_name} {destination}" if destination else operation_name
+        links: list[Link] | None = None
+        start_ctx: Context | None = None
+        base: Context | None = None
+        if parent is not None:
+            producer = trace.get_current_span(parent).get_span_context()
+            if producer.is_valid:
+                base = parent
+                if self.link if link is None else link:
+                    links = [Link(producer)]
+                    start_ctx = trace.set_span_in_context(INVALID_SPAN, parent)
+                else:
+                    start_ctx = parent
+        span = self.tracer.start_span(
+            name, context=start_ctx, kind=SpanKind.CONSUMER, attributes=span_attrs, links=links
+        )
+        if count_consumed:
+            self._consumed.add(1, metric_attrs)
+        return MessagingOperation(self, span, base, metric_attrs, OPERATION_TYPE_PROCESS)
+
+    def record_receive(
+        self,
+        destination: str | None,
+        count: int,
+        duration: float,
+        *,
+        operation_name: str = "receive",
+        error_type: str | None = None,
+        consumer_group: str | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+    ) -> None:
+        """Record one receive call (no span): its *duration* in seconds on
+        ``messaging.client.operation.duration`` and *count* messages on
+        ``messaging.client.consumed.messages`` (when *count* > 0)."""
+        attrs = self._metric_attrs(
+            operation_name, OPERATION_TYPE_RECEIVE, destination, server_address, server_port
+        )
+        if consumer_group is not None:
+            attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
+        if error_type is not None:
+            attrs[n.ERROR_TYPE] = error_type
+        self._operation_duration.record(duration, attrs)
+        if count > 0:
+            self._consumed.add(count, attrs)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _metric_attrs(
+        self,
+        operation_name: str,
+        operation_type: str,
+        destination: str | None,
+        server_address: str | None,
+        server_port: int | None,
+    ) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            n.MESSAGING_SYSTEM: self.system,
+            n.MESSAGING_OPERATION_NAME: operation_name,
+            n.MESSAGING_OPERATION_TYPE: operation_type,
+        }
+        if destination:
+            attrs[n.MESSAGING_DESTINATION_NAME] = destination
+        if server_address:
+            attrs[n.SERVER_ADDRESS] = server_address
+            if server_port:
+                attrs[n.SERVER_PORT] = server_port
+        return attrs
+
+
+class MessagingOperation:
+    """One send or process operation: its span and the metric attributes recorded at the end.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_base",
+        "_defer",
+        "_delivered",
+        "_ended",
+        "_metric_attrs",
+        "_owner",
+        "_start",
+        "_type",
+        "error_type",
+        "recording",
+        "span",
+    )
+
+    def __init__(
+        self,
+        owner: MessagingTracer,
+        span: trace.Span,
+        base: Context | None,
+        metric_attrs: dict[str, Any],
+        operation_type: str,
+        *,
+        defer_count: bool = False,
+    ) -> None:
+        self._owner = owner
+        self.span = span
+        self.recording = span.is_recording()
+        self._base = base
+        self._metric_attrs = metric_attrs
+        self._type = operation_type
+        self._defer = defer_count
+        self._delivered = False
+        self._ended = False
+        self.error_type: str | None = None
+        self._start = time.perf_counter()
+
+    @property
+    def context(self) -> Context:
+        """The context with this span current (plus the message's baggage for a consumer)."""
+        return trace.set_span_in_context(self.span, self._base)
+
+    def inject(self, carrier: Any, setter: Setter[Any]) -> None:
+        """Write this span's trace context into *carrier* (never raises)."""
+        inject(carrier, setter, self.context)
+
+    def attach(self) -> object:
+        """Make this span current; pass the returned token to :meth:`detach`."""
+        return otel_context.attach(self.context)
+
+    def detach(self, token: object) -> None:
+        """Undo :meth:`attach` (the API logs, never raises, on a token from another context)."""
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set a span attribute, only if the span is recording."""
+        if self.recording and value is not None:
+            self.span.set_attribute(key, value)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """The operation failed with *exc*: exception event, ERROR status, ``error.type``."""
+        self.set_error(error_type(exc), exc)
+
+    def set_error(self, kind: str, exc: BaseException | None = None, message: str = "") -> None:
+        """The operation failed with error type *kind* (e.g. a broker error code name)."""
+        self.error_type = kind
+        if self.recording:
+            if exc is not None:
+                self.span.record_exception(exc)
+                message = message or f"{type(exc).__name__}: {exc}"
+            self.span.set_status(Status(StatusCode.ERROR, (message or kind)[:1024]))
+
+    def end(self) -> None:
+        """Finish the span and record the duration (and sent count); again does nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        duration = time.perf_counter() - self._start
+        attrs = self._metric_attrs
+        if self.error_type is not None:
+            attrs = {**attrs, n.ERROR_TYPE: self.error_type}
+            if self.recording:
+                self.span.set_attribute(n.ERROR_TYPE, self.error_type)
+        ctx = trace.set_span_in_context(self.span) if self.recording else None
+        self.span.end()
+        owner = self._owner
+        if self._type == OPERATION_TYPE_PROCESS:
+            owner._process_duration.record(duration, attrs, context=ctx)
+        else:
+            owner._operation_duration.record(duration, attrs, context=ctx)
+            if not self._defer:
+                owner._sent.add(1, attrs, context=ctx)
+
+    def delivered(self, error: str | None = None) -> None:
+        """The broker's verdict for a send started with ``defer_count=True``: records
+        ``messaging.client.sent.messages`` with ``error.type`` = *error* when it failed.
+        Safe to call before or after :meth:`end`, from any thread; only once counts."""
+        if not self._defer or self._delivered:
+            return
+        self._delivered = True  # a second report is ignored
+        attrs = self._metric_attrs
+        if error is not None:
+            attrs = {**attrs, n.ERROR_TYPE: error}
+        elif self.error_type is not None:
+            attrs = {**attrs, n.ERROR_TYPE: self.error_type}
+        self._owner._sent.add(1, attrs)
