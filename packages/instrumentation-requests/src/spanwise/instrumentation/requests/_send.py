@@ -1,0 +1,95 @@
+"""The step that runs around ``requests.Session.send``: one CLIENT span per request sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from spanwise.core import Call, HttpClientTracer
+from spanwise.core.propagation import dict_setter, inject
+from spanwise.core.semconv import NETWORK_PROTOCOL_VERSION
+
+from ._suppression import suppressed
+
+__all__ = ["SendStep"]
+
+_PROTOCOLS = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2"}
+
+
+def _protocol(response: Any) -> str | None:
+    """``network.protocol.version`` from urllib3's raw response (``11`` → ``"1.1"``)."""
+    raw = getattr(response, "raw", None)
+    version = getattr(raw, "version", None)
+    return _PROTOCOLS.get(version) if isinstance(version, int) else None
+
+
+class SendStep:
+    """Traces one ``Session.send(request, **kwargs)``; an :data:`~spanwise.core.Around` step.
+
+    The span is started before the request leaves, ``traceparent`` (and whatever else the
+    global propagator writes) is added to the prepared request's headers, and the span ends
+    when ``send`` returns the response (its headers are in; a streamed body is read later)
+    or raises.
+    """
+
+    __slots__ = ("_tracer",)
+
+    def __init__(self, tracer: HttpClientTracer) -> None:
+        self._tracer = tracer
+
+    def __call__(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Generator[Call, Any, None]:
+        request = args[0] if args else kwargs.get("request")
+        url = getattr(request, "url", None)
+        if request is None or not isinstance(url, str) or suppressed():
+            yield None
+            return
+        tracer = self._tracer
+        options = tracer.options
+        if options.excluded_urls and tracer.excluded(url):
+            yield None
+            return
+        client = tracer.start(str(request.method or "GET"), url)
+        span = client.span
+        ctx = trace.set_span_in_context(span)
+        headers = request.headers
+        inject(headers, dict_setter, ctx)
+        if client.recording:
+            if options.client_request_headers:
+                client.request_headers(headers.items())
+            tracer.guard.hook("requests.request_hook", options.request_hook, span, request)
+        # Current while sending, so redirects followed inside send() nest under this span.
+        token = otel_context.attach(ctx) if client.recording else None
+        try:
+            response = yield None
+        except BaseException as exc:
+            client.record_exception(exc)
+            raise
+        else:
+            # Redirects followed inside send() return the last hop's response; this span
+            # stands for the first request, whose response heads the history.
+            history = getattr(response, "history", None)
+            if history:
+                response = history[0]
+            client.set_status_code(response.status_code)
+            client.protocol = _protocol(response)
+            if client.recording:
+                if client.protocol:
+                    span.set_attribute(NETWORK_PROTOCOL_VERSION, client.protocol)
+                if options.client_response_headers:
+                    client.response_headers(response.headers.items())
+                tracer.guard.hook(
+                    "requests.response_hook", options.response_hook, span, request, response
+                )
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+            client.end()

@@ -1,0 +1,26 @@
+"""Whether the caller asked for no instrumentation (the SDK does while it exports)."""
+
+from __future__ import annotations
+
+from opentelemetry import context
+
+__all__ = ["suppressed"]
+
+_KEYS = tuple(
+    key
+    for key in (
+        getattr(context, "_SUPPRESS_INSTRUMENTATION_KEY", None),
+        getattr(context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None),
+    )
+    if key is not None
+)
+
+
+def suppressed() -> bool:
+    """True inside ``suppress_instrumentation()`` or ``suppress_http_instrumentation()``.
+
+    The SDK's span, metric and log processors set the first while exporting, so an exporter
+    that sends over ``requests`` (OTLP/HTTP) never traces its own requests.
+    """
+    current = context.get_current()
+    return any(current.get(key) for key in _KEYS)
