@@ -160,6 +160,8 @@ def analyze_sql(sql: str) -> SqlInfo:
 
     Never raises: odd input yields what can be read from it.
     """
+    if sql is None:
+        return SqlInfo("", None, None, None)
     if not isinstance(sql, str):
         try:
             sql = sql.decode("utf-8", "replace") if isinstance(sql, bytes) else str(sql)

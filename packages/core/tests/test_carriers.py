@@ -1,0 +1,159 @@
+"""Carriers: tolerant getters and setters for every transport, fed hostile input."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.propagate import get_global_textmap
+
+from spanwise.core.propagation import (
+    MAX_HEADER_VALUE,
+    asgi_getter,
+    dict_getter,
+    extract,
+    inject,
+    kafka_getter,
+    kafka_setter,
+    wsgi_getter,
+)
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+
+header_values = st.one_of(
+    st.none(),
+    st.binary(max_size=64),
+    st.text(max_size=64),
+    st.integers(),
+    st.just(b"\xff\xfe\x00"),
+    st.just(b"x" * (MAX_HEADER_VALUE + 1)),
+)
+header_names = st.one_of(
+    st.text(max_size=16),
+    st.binary(max_size=16),
+    st.sampled_from(["traceparent", "tracestate", "baggage"]),
+)
+
+
+def trace_id_of(ctx: Any) -> int:
+    return trace.get_current_span(ctx).get_span_context().trace_id
+
+
+class TestKafka:
+    @given(st.lists(st.tuples(header_names, header_values), max_size=8))
+    @settings(max_examples=300, deadline=None)
+    def test_list_headers_never_raise_or_change(self, headers: list[Any]) -> None:
+        """Any header list: extract works and leaves the list exactly as it was."""
+        before = copy.deepcopy(headers)
+        extract(headers, kafka_getter)
+        kafka_getter.keys(headers)
+        assert before == headers
+
+    @given(st.dictionaries(st.text(max_size=16), header_values, max_size=8))
+    @settings(max_examples=200, deadline=None)
+    def test_dict_headers_never_raise(self, headers: dict[str, Any]) -> None:
+        """Any header dict: extract works."""
+        extract(headers, kafka_getter)
+
+    def test_reads_bytes_and_str(self) -> None:
+        """A traceparent in bytes or str is understood."""
+        for value in (TRACEPARENT.encode(), TRACEPARENT):
+            assert trace_id_of(extract([("traceparent", value)], kafka_getter)) == TRACE_ID
+
+    def test_non_utf8_and_oversized_are_ignored(self) -> None:
+        """Undecodable or oversized values are skipped; a fresh trace follows."""
+        assert None is kafka_getter.get([("traceparent", b"\xff\xfe")], "traceparent")
+        big = b"0" * (MAX_HEADER_VALUE + 1)
+        assert None is kafka_getter.get([("baggage", big)], "baggage")
+
+    def test_duplicates_give_all_values(self) -> None:
+        """Repeated keys give every value, in order."""
+        headers = [("traceparent", b"a"), ("x", b"y"), ("traceparent", b"b")]
+        assert kafka_getter.get(headers, "traceparent") == ["a", "b"]
+
+    def test_setter_list_and_dict(self) -> None:
+        """Injection appends to lists and sets dict keys, as UTF-8 bytes."""
+        listed: list[tuple[str, bytes]] = [("app", b"1")]
+        kafka_setter.set(listed, "traceparent", TRACEPARENT)
+        mapped: dict[str, bytes] = {"app": b"1"}
+        kafka_setter.set(mapped, "traceparent", TRACEPARENT)
+        assert [("app", b"1"), ("traceparent", TRACEPARENT.encode())] == listed
+        assert {"app": b"1", "traceparent": TRACEPARENT.encode()} == mapped
+
+
+class TestHttpCarriers:
+    @given(
+        st.dictionaries(
+            st.text(max_size=20),
+            st.one_of(st.text(max_size=40), st.binary(max_size=10), st.none()),
+            max_size=10,
+        )
+    )
+    @settings(max_examples=200, deadline=None)
+    def test_wsgi_environ_never_raises(self, environ: dict[str, Any]) -> None:
+        """Any environ: extract works."""
+        extract(environ, wsgi_getter)
+
+    def test_wsgi_reads_http_header(self) -> None:
+        """HTTP_TRACEPARENT is the traceparent header."""
+        assert trace_id_of(extract({"HTTP_TRACEPARENT": TRACEPARENT}, wsgi_getter)) == TRACE_ID
+
+    @given(st.lists(st.tuples(st.binary(max_size=16), st.binary(max_size=64)), max_size=10))
+    @settings(max_examples=200, deadline=None)
+    def test_asgi_headers_never_raise(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Any ASGI header list: extract works."""
+        extract({"headers": headers}, asgi_getter)
+
+    def test_asgi_reads_case_insensitively(self) -> None:
+        """Header names match regardless of case."""
+        scope = {"headers": [(b"TraceParent", TRACEPARENT.encode())]}
+        assert trace_id_of(extract(scope, asgi_getter)) == TRACE_ID
+
+    def test_dict_getter_case_insensitive_and_lists(self) -> None:
+        """Dict carriers: exact key, then any case; list values give several."""
+        assert dict_getter.get({"TraceParent": TRACEPARENT}, "traceparent") == [TRACEPARENT]
+        assert dict_getter.get({"k": ["a", "b"]}, "k") == ["a", "b"]
+
+    def test_malformed_traceparent_starts_fresh_trace(self) -> None:
+        """A malformed traceparent gives no parent."""
+        for bad in [
+            "garbage",
+            "00-" + "0" * 32 + "-" + "0" * 16 + "-01",
+            "ff-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        ]:
+            assert trace_id_of(extract({"HTTP_TRACEPARENT": bad}, wsgi_getter)) == 0
+
+
+class TestInjectExtract:
+    def test_round_trip(self, telemetry: Any) -> None:
+        """What inject writes, extract reads back as the same trace."""
+        tracer = trace.get_tracer("t")
+        with tracer.start_as_current_span("producer") as span:
+            headers: list[tuple[str, bytes]] = []
+            inject(headers, kafka_setter)
+        assert span.get_span_context().trace_id == trace_id_of(extract(headers, kafka_getter))
+
+    def test_broken_propagator_never_raises(self) -> None:
+        """A propagator that raises is contained: empty context, nothing thrown."""
+        from opentelemetry import propagate
+
+        class Broken:
+            fields: set[str] = set()
+
+            def extract(self, *a: Any, **k: Any) -> Any:
+                raise RuntimeError("broken")
+
+            def inject(self, *a: Any, **k: Any) -> None:
+                raise RuntimeError("broken")
+
+        saved = get_global_textmap()
+        propagate.set_global_textmap(Broken())  # type: ignore[arg-type]
+        try:
+            assert trace_id_of(extract({}, dict_getter)) == 0
+            inject({}, kafka_setter)
+        finally:
+            propagate.set_global_textmap(saved)

@@ -1,0 +1,305 @@
+"""Patcher: wrapping by dotted path, deferred patches, exact restoration, guarded steps."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spanwise.core import Guard, Patcher
+
+
+@pytest.fixture
+def module_factory(tmp_path: Path) -> Iterator[Any]:
+    """Writes real modules to disk so imports and post-import hooks run for real."""
+    sys.path.insert(0, str(tmp_path))
+    created: list[str] = []
+
+    def make(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        created.append(name)
+        importlib.invalidate_caches()
+        return name
+
+    yield make
+    sys.path.remove(str(tmp_path))
+    for name in created:
+        sys.modules.pop(name, None)
+
+
+SOURCE = """
+    class Service:
+        def compute(self, x):
+            return x * 2
+
+        def fail(self):
+            raise KeyError("app error")
+
+        @staticmethod
+        def static(x):
+            return x + 1
+
+        @classmethod
+        def klass(cls, x):
+            return (cls.__name__, x)
+
+        async def acompute(self, x):
+            return x * 3
+
+    class Child(Service):
+        pass
+
+    def function(a, b=2):
+        '''The docstring.'''
+        return a + b
+"""
+
+
+def passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return wrapped(*args, **kwargs)
+
+
+class TestWrap:
+    def test_wraps_method_and_restores_exact_original(self, module_factory: Any) -> None:
+        """uninstrument restores the very object that was in the class dict."""
+        mod = importlib.import_module(module_factory("svc_a", SOURCE))
+        original = mod.Service.__dict__["compute"]
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_a", "Service.compute", passthrough)
+        assert mod.Service.__dict__["compute"] is not original
+        assert mod.Service().compute(4) == 8
+        patcher.restore()
+        assert mod.Service.__dict__["compute"] is original
+
+    def test_inherited_method_patched_on_subclass_is_removed(self, module_factory: Any) -> None:
+        """Patching an inherited attribute through a subclass leaves no shadow behind."""
+        mod = importlib.import_module(module_factory("svc_b", SOURCE))
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_b", "Child.compute", passthrough)
+        assert "compute" in mod.Child.__dict__
+        patcher.restore()
+        assert "compute" not in mod.Child.__dict__
+
+    def test_static_and_class_methods_keep_working(self, module_factory: Any) -> None:
+        """Descriptors (staticmethod, classmethod) keep their binding when wrapped."""
+        mod = importlib.import_module(module_factory("svc_c", SOURCE))
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_c", "Service.static", passthrough)
+        patcher.wrap("svc_c", "Service.klass", passthrough)
+        assert mod.Service.static(2) == 3
+        assert mod.Child.klass(5) == ("Child", 5)
+        patcher.restore()
+        assert isinstance(mod.Service.__dict__["static"], staticmethod)
+
+    def test_signature_and_metadata_pass_through(self, module_factory: Any) -> None:
+        """inspect.signature, __name__, __doc__ and isinstance see the original."""
+        mod = importlib.import_module(module_factory("svc_d", SOURCE))
+        before = inspect.signature(mod.function)
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_d", "function", passthrough)
+        assert before == inspect.signature(mod.function)
+        assert mod.function.__name__ == "function"
+        assert mod.function.__doc__ == "The docstring."
+        patcher.restore()
+
+    def test_deferred_patch_applies_on_later_import(self, module_factory: Any) -> None:
+        """A patch for a module not imported yet is applied when it is imported."""
+        name = module_factory("svc_late", SOURCE)
+        assert name not in sys.modules
+        calls: list[int] = []
+
+        def counting(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            calls.append(1)
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.wrap(name, "Service.compute", counting)
+        mod = importlib.import_module(name)
+        assert mod.Service().compute(3) == 6
+        assert calls == [1]
+        patcher.restore()
+        assert mod.Service().compute(3) == 6
+        assert calls == [1]
+
+    def test_deferred_patch_cancelled_by_restore(self, module_factory: Any) -> None:
+        """Restoring before the import means the import brings the original."""
+        name = module_factory("svc_cancel", SOURCE)
+        patcher = Patcher(Guard("test"))
+        patcher.wrap(name, "Service.compute", passthrough)
+        patcher.restore()
+        mod = importlib.import_module(name)
+        assert "compute" in mod.Service.__dict__
+        assert inspect.isfunction(mod.Service.__dict__["compute"])
+        assert not hasattr(mod.Service.__dict__["compute"], "__wrapped__")
+
+    def test_missing_attribute_is_reported_not_raised(
+        self, module_factory: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A path that does not resolve is logged and skipped; the import still works."""
+        name = module_factory("svc_missing", SOURCE)
+        patcher = Patcher(Guard("plugin-x"))
+        patcher.wrap(name, "Service.nope", passthrough)
+        with caplog.at_level(logging.WARNING, logger="spanwise"):
+            mod = importlib.import_module(name)
+        assert mod.Service().compute(2) == 4
+        assert patcher.applied == 0
+        assert "plugin-x" in caplog.text
+
+    def test_immutable_type_is_reported_not_raised(self) -> None:
+        """Builtin types cannot be patched; the patcher says so instead of raising."""
+        patcher = Patcher(Guard("test"))
+        patcher.wrap_object(int, "bit_length", passthrough)
+        assert patcher.applied == 0
+        assert sum(patcher.guard.failures.values()) == 1
+
+    def test_restore_splices_out_when_someone_wrapped_on_top(self, module_factory: Any) -> None:
+        """Another wrapt wrapper added after ours survives our restore; ours is gone."""
+        import wrapt
+
+        mod = importlib.import_module(module_factory("svc_stack", SOURCE))
+        seen: list[str] = []
+
+        def ours(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("ours")
+            return wrapped(*args, **kwargs)
+
+        def theirs(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("theirs")
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_stack", "Service.compute", ours)
+        wrapt.wrap_function_wrapper(mod, "Service.compute", theirs)
+        patcher.restore()
+        assert mod.Service().compute(2) == 4
+        assert seen == ["theirs"]
+
+
+def step_recording(log: list[Any]) -> Any:
+    def step(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        log.append(("before", args))
+        try:
+            result = yield
+        except Exception as exc:
+            log.append(("error", type(exc).__name__))
+            raise
+        log.append(("after", result))
+
+    return step
+
+
+class TestAround:
+    def test_runs_app_once_and_returns_its_result(self, module_factory: Any) -> None:
+        """The step sees args and result; the caller gets the app's own result."""
+        mod = importlib.import_module(module_factory("svc_e", SOURCE))
+        log: list[Any] = []
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_e", "Service.compute", patcher.around("s", step_recording(log)))
+        assert mod.Service().compute(5) == 10
+        assert log == [("before", (5,)), ("after", 10)]
+        patcher.restore()
+
+    def test_app_exception_reaches_caller_unchanged(self, module_factory: Any) -> None:
+        """The app's exception object propagates as is, after the step saw it."""
+        mod = importlib.import_module(module_factory("svc_f", SOURCE))
+        log: list[Any] = []
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_f", "Service.fail", patcher.around("s", step_recording(log)))
+        with pytest.raises(KeyError) as info:
+            mod.Service().fail()
+        assert str(info.value) == "'app error'"
+        assert log[-1] == ("error", "KeyError")
+        patcher.restore()
+
+    @pytest.mark.parametrize("where", ["before", "after", "on-error"])
+    def test_instrumentation_bug_is_swallowed_and_logged_once(
+        self, module_factory: Any, caplog: pytest.LogCaptureFixture, where: str
+    ) -> None:
+        """A raising step never changes what the app returns or raises; one log line per site."""
+        mod = importlib.import_module(module_factory(f"svc_bug_{where.replace('-', '_')}", SOURCE))
+        calls: list[int] = []
+
+        def bad(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if where == "before":
+                raise RuntimeError("bug before")
+            try:
+                yield
+            except Exception:
+                raise ZeroDivisionError("bug on error") from None
+            raise RuntimeError("bug after")
+
+        def counted(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            calls.append(1)
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("buggy-plugin"))
+        name = mod.__name__
+        target = "Service.fail" if where == "on-error" else "Service.compute"
+        patcher.wrap(name, target, counted)
+        patcher.wrap(name, target, patcher.around("site-1", bad))
+        with caplog.at_level(logging.WARNING, logger="spanwise"):
+            for _ in range(3):
+                if where == "on-error":
+                    with pytest.raises(KeyError):
+                        mod.Service().fail()
+                else:
+                    assert mod.Service().compute(7) == 14
+        assert len(calls) == 3
+        assert caplog.text.count("buggy-plugin") == 1
+        assert patcher.guard.failures == {"site-1": 3}
+        patcher.restore()
+
+    def test_step_may_replace_arguments(self, module_factory: Any) -> None:
+        """Yielding (args, kwargs) calls the app with those instead."""
+        mod = importlib.import_module(module_factory("svc_g", SOURCE))
+
+        def step(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            yield ((args[0] + 1,), kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_g", "Service.compute", patcher.around("s", step))
+        assert mod.Service().compute(5) == 12
+        patcher.restore()
+
+    def test_step_may_replace_result(self, module_factory: Any) -> None:
+        """A non-None return value from the step replaces the result."""
+        mod = importlib.import_module(module_factory("svc_h", SOURCE))
+
+        def step(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            result = yield
+            return [result]
+
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_h", "Service.compute", patcher.around("s", step))
+        assert mod.Service().compute(2) == [4]
+        patcher.restore()
+
+    def test_async_target_stays_a_coroutine_function(self, module_factory: Any) -> None:
+        """Async methods stay coroutine functions and are awaited once."""
+        mod = importlib.import_module(module_factory("svc_i", SOURCE))
+        log: list[Any] = []
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_i", "Service.acompute", patcher.around("s", step_recording(log)))
+        assert inspect.iscoroutinefunction(mod.Service().acompute)
+        assert asyncio.run(mod.Service().acompute(3)) == 9
+        assert log == [("before", (3,)), ("after", 9)]
+        patcher.restore()
+
+    def test_wrapper_kept_after_restore_passes_through(self, module_factory: Any) -> None:
+        """A reference taken while patched no longer runs the step after restore."""
+        mod = importlib.import_module(module_factory("svc_j", SOURCE))
+        log: list[Any] = []
+        patcher = Patcher(Guard("test"))
+        patcher.wrap("svc_j", "function", patcher.around("s", step_recording(log)))
+        kept = mod.function
+        patcher.restore()
+        assert kept(3) == 5
+        assert log == []

@@ -1,0 +1,219 @@
+"""The shared HTTP server, HTTP client and database tracers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+from spanwise.core import DbClientTracer, Guard, HttpClientTracer, HttpServerTracer, Options
+from spanwise.core.testing import CapturedTelemetry
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def tracers(**options: Any) -> tuple[trace.Tracer, Any, Options, Guard]:
+    opts = Options.build("test", options)
+    return (
+        trace.get_tracer("test"),
+        __import__("opentelemetry.metrics").metrics.get_meter("test"),
+        opts,
+        Guard("test"),
+    )
+
+
+def environ(**extra: Any) -> dict[str, Any]:
+    base = {
+        "REQUEST_METHOD": "GET",
+        "wsgi.url_scheme": "http",
+        "PATH_INFO": "/users/1",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    base.update(extra)
+    return base
+
+
+class TestHttpServerTracer:
+    def test_request_lifecycle(self, telemetry: CapturedTelemetry) -> None:
+        """One SERVER span named by route, with status and the two metrics."""
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ(HTTP_TRACEPARENT=TRACEPARENT))
+        request.set_route("/users/<id>")
+        request.set_status_code(200)
+        request.end()
+        span = telemetry.span("GET /users/<id>")
+        assert (
+            span.kind,
+            span.context.trace_id,
+            span.parent.span_id if span.parent else None,
+        ) == (SpanKind.SERVER, 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7)
+        assert span.attributes is not None
+        assert (
+            span.attributes["http.response.status_code"],
+            span.attributes["http.route"],
+            span.attributes["url.path"],
+        ) == (200, "/users/<id>", "/users/1")
+        points = telemetry.metrics()
+        (duration,) = points["http.server.request.duration"]
+        assert dict(duration.attributes) == {
+            "http.request.method": "GET",
+            "url.scheme": "http",
+            "http.route": "/users/<id>",
+            "http.response.status_code": 200,
+            "network.protocol.version": "1.1",
+        }
+        assert duration.count == 1
+        (active,) = points["http.server.active_requests"]
+        assert (
+            active.value,
+            dict(active.attributes),
+        ) == (0, {"http.request.method": "GET", "url.scheme": "http"})
+
+    def test_5xx_is_error_4xx_is_not(self, telemetry: CapturedTelemetry) -> None:
+        """Status rules: 500 sets ERROR and error.type, 404 leaves UNSET."""
+        server = HttpServerTracer(*tracers())
+        for code in (404, 500):
+            request = server.start_wsgi(environ())
+            request.set_status_code(code)
+            request.end()
+        statuses = [
+            (
+                s.attributes["http.response.status_code"],
+                s.status.status_code,
+                s.attributes.get("error.type"),
+            )
+            for s in telemetry.spans()
+        ]  # type: ignore[index,union-attr]
+        assert statuses == [(404, StatusCode.UNSET, None), (500, StatusCode.ERROR, "500")]
+
+    def test_exception_recorded(self, telemetry: CapturedTelemetry) -> None:
+        """An escaped exception: event, ERROR, error.type on span and metric."""
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ())
+        request.record_exception(ValueError("boom"))
+        request.end()
+        span = telemetry.spans()[0]
+        assert (
+            span.events[0].name,
+            span.status.status_code,
+            span.attributes["error.type"],  # type: ignore[index]
+        ) == ("exception", StatusCode.ERROR, "ValueError")
+        (point,) = telemetry.metrics()["http.server.request.duration"]
+        assert point.attributes["error.type"] == "ValueError"
+
+    def test_unsampled_does_no_attribute_work(self, telemetry: CapturedTelemetry) -> None:
+        """Not sampled: no span exported, metrics still recorded."""
+        telemetry.sample(False)
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ())
+        assert not request.recording
+        request.set_status_code(200)
+        request.end()
+        assert telemetry.spans() == []
+        assert telemetry.metrics()["http.server.request.duration"][0].count == 1
+
+    def test_end_twice_is_harmless(self, telemetry: CapturedTelemetry) -> None:
+        """end() is idempotent."""
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ())
+        request.end()
+        request.end()
+        assert len(telemetry.spans()) == 1
+
+    def test_excluded_urls(self) -> None:
+        """Excluded URLs are recognised from an environ and a scope."""
+        server = HttpServerTracer(*tracers(excluded_urls="/health"))
+        scope = {"scheme": "http", "path": "/health", "headers": [(b"host", b"h")]}
+        assert (
+            server.excluded_environ(environ(PATH_INFO="/health")),
+            server.excluded_scope(scope),
+            server.excluded_environ(environ()),
+        ) == (True, True, False)
+
+    def test_asgi_scope(self, telemetry: CapturedTelemetry) -> None:
+        """ASGI requests get the same span shape; attach makes it current."""
+        server = HttpServerTracer(*tracers())
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/o",
+            "headers": [],
+            "http_version": "1.1",
+        }
+        request = server.start_asgi(scope)
+        request.attach()
+        assert trace.get_current_span() is request.span
+        request.detach()
+        request.end()
+        assert telemetry.spans()[0].name == "POST"
+
+
+class TestHttpClientTracer:
+    def test_client_span(self, telemetry: CapturedTelemetry) -> None:
+        """CLIENT span named by method, url.full redacted, 4xx is an error."""
+        client = HttpClientTracer(*tracers())
+        request = client.start("get", "https://u:p@api.local:8443/x?token=1")
+        request.set_status_code(404)
+        request.end()
+        span = telemetry.span("GET")
+        assert span.attributes is not None
+        assert (
+            span.kind,
+            span.attributes["url.full"],
+            span.attributes["server.address"],
+            span.attributes["server.port"],
+            span.status.status_code,
+        ) == (
+            SpanKind.CLIENT,
+            "https://REDACTED:REDACTED@api.local:8443/x?token=REDACTED",
+            "api.local",
+            8443,
+            StatusCode.ERROR,
+        )
+        assert len(telemetry.metrics()["http.client.request.duration"]) == 1
+
+
+class TestDbClientTracer:
+    def test_sql_span(self, telemetry: CapturedTelemetry) -> None:
+        """Span named by summary with scrubbed text, and the duration metric."""
+        db = DbClientTracer(*tracers(), system="sqlite")
+        op = db.start_sql("SELECT * FROM users WHERE name = 'bob'", namespace="main")
+        op.end()
+        span = telemetry.span("SELECT users")
+        assert dict(span.attributes or {}) == {
+            "db.system.name": "sqlite",
+            "db.operation.name": "SELECT",
+            "db.collection.name": "users",
+            "db.namespace": "main",
+            "db.query.summary": "SELECT users",
+            "db.query.text": "SELECT * FROM users WHERE name = ?",
+        }
+        (point,) = telemetry.metrics()["db.client.operation.duration"]
+        assert "db.query.text" not in point.attributes
+
+    @pytest.mark.parametrize(("mode", "expected"), [("raw", "SELECT 'x'"), ("off", None)])
+    def test_query_text_modes(
+        self, telemetry: CapturedTelemetry, mode: str, expected: str | None
+    ) -> None:
+        """Raw text only on opt-in; off records none."""
+        db = DbClientTracer(*tracers(db_query_text=mode), system="sqlite")
+        db.start_sql("SELECT 'x'").end()
+        assert expected == (telemetry.spans()[0].attributes or {}).get("db.query.text")
+
+    def test_error_and_batch(self, telemetry: CapturedTelemetry) -> None:
+        """Errors set error.type; batches of two or more record their size."""
+        db = DbClientTracer(*tracers(), system="redis")
+        op = db.start("MSET", query_text="MSET k ? k2 ?", batch_size=2)
+        op.record_exception(ConnectionError("down"))
+        op.end()
+        span = telemetry.span("MSET")
+        assert (
+            span.attributes["error.type"],  # type: ignore[index]
+            span.attributes["db.operation.batch.size"],  # type: ignore[index]
+        ) == ("ConnectionError", 2)
