@@ -1,0 +1,1 @@
+"""A small Django project the tests serve in-process and under gunicorn and uvicorn."""
