@@ -1,0 +1,5 @@
+"""OpenTelemetry instrumentation for SQLAlchemy, built on spanwise-core."""
+
+from ._instrumentor import SQLAlchemyInstrumentor
+
+__all__ = ["SQLAlchemyInstrumentor"]
