@@ -1,0 +1,5 @@
+"""Spanwise instrumentation for FastAPI and Starlette (ASGI)."""
+
+from ._instrumentor import FastAPIInstrumentor
+
+__all__ = ["FastAPIInstrumentor"]
