@@ -1,0 +1,120 @@
+"""``FlaskInstrumentor``: every Flask app, or one app at a time."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, cast
+
+from opentelemetry import metrics, trace
+
+from spanwise.core import HttpServerTracer, Instrumentor, Options, Patcher
+
+from ._middleware import HandleExceptionStep, WsgiStep
+
+__all__ = ["FlaskInstrumentor"]
+
+_SCHEMA = "https://opentelemetry.io/schemas/1.30.0"
+
+
+class FlaskInstrumentor(Instrumentor):
+    """Traces Flask requests: one SERVER span ``{METHOD} {route}`` per request.
+
+    :meth:`instrument` patches ``Flask.__call__``, ``Flask.wsgi_app`` and
+    ``Flask.handle_exception`` on the class, so every app is traced, including apps created
+    before the call and apps whose ``wsgi_app`` was already wrapped by middleware.
+    :meth:`instrument_app` traces one app instead (its own options); :meth:`uninstrument_app`
+    stops tracing one app.
+
+    Options (keyword arguments, or the environment): ``excluded_urls``
+    (``OTEL_PYTHON_FLASK_EXCLUDED_URLS``), ``request_hook(span, environ)``,
+    ``response_hook(span, status, response_headers)``, ``capture_request_headers``,
+    ``capture_response_headers``, ``sanitize_fields``, ``tracer_provider``, ``meter_provider``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name = "flask"
+    distribution = "spanwise-instrumentation-flask"
+
+    _apps: weakref.WeakKeyDictionary[Any, Patcher]
+    _skipped: weakref.WeakSet[Any]
+    _apps_lock: threading.Lock
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> FlaskInstrumentor:
+        inst = cast("FlaskInstrumentor", super().__new__(cls))
+        with cls._singleton_lock:
+            if not hasattr(inst, "_apps"):
+                inst._apps = weakref.WeakKeyDictionary()
+                inst._skipped = weakref.WeakSet()
+                inst._apps_lock = threading.Lock()
+        return inst
+
+    def _instrument(self) -> None:
+        server = HttpServerTracer(self.tracer, self.meter, self.options, self.guard)
+        step = self.patcher.around_sync("flask.request", WsgiStep(server, self._skipped))
+        errors = self.patcher.around_sync("flask.handle_exception", HandleExceptionStep())
+        # __call__ is what servers call, looked up on the class at each request, so it covers
+        # apps made before instrument() even if their wsgi_app was captured by middleware;
+        # wsgi_app covers code that calls it directly (DispatcherMiddleware(app.wsgi_app)).
+        self.patcher.wrap("flask.app", "Flask.__call__", step)
+        self.patcher.wrap("flask.app", "Flask.wsgi_app", step)
+        self.patcher.wrap("flask.app", "Flask.handle_exception", errors)
+
+    # -- one app -----------------------------------------------------------------------------
+
+    def instrument_app(self, app: Any, **options: Any) -> None:
+        """Trace *app* alone, with its own options (wraps its ``wsgi_app`` attribute).
+
+        Calling it again for the same app does nothing. Takes the same options as
+        :meth:`instrument` (and ``force``).
+
+        .. versionadded:: 0.1.0
+        """
+        with self._apps_lock:
+            self._skipped.discard(app)
+            if app in self._apps or self._disabled():
+                return
+            force = bool(options.pop("force", False))
+            if not force and not self._version_ok():
+                return
+            try:
+                opts = Options.build(self.name, options)
+                tracer = trace.get_tracer(
+                    self.scope_name,
+                    self.version,
+                    tracer_provider=opts.tracer_provider,
+                    schema_url=_SCHEMA,
+                )
+                meter = metrics.get_meter(
+                    self.scope_name,
+                    self.version,
+                    meter_provider=opts.meter_provider,
+                    schema_url=_SCHEMA,
+                )
+                server = HttpServerTracer(tracer, meter, opts, self.guard)
+            except Exception as exc:  # noqa: BLE001
+                self.guard.report("instrument_app", exc)
+                return
+            patcher = Patcher(self.guard)
+            patcher.wrap_object(
+                app, "wsgi_app", patcher.around_sync("flask.request", WsgiStep(server))
+            )
+            patcher.wrap_object(
+                app,
+                "handle_exception",
+                patcher.around_sync("flask.handle_exception", HandleExceptionStep()),
+            )
+            self._apps[app] = patcher
+
+    def uninstrument_app(self, app: Any) -> None:
+        """Stop tracing *app*: undo :meth:`instrument_app` and leave it out of
+        :meth:`instrument` until :meth:`instrument_app` is called for it again.
+
+        .. versionadded:: 0.1.0
+        """
+        with self._apps_lock:
+            patcher = self._apps.pop(app, None)
+            self._skipped.add(app)
+        if patcher is not None:
+            patcher.restore()
