@@ -148,7 +148,7 @@ class ForkSafeLogExporter(LogRecordExporter):
     def shutdown(self) -> None:
         inner = self.exporter.current()
         if inner is not None:
-            inner.shutdown()
+            inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         inner = self.exporter.current()
