@@ -1,0 +1,122 @@
+"""Nox sessions for the Spanwise workspace.
+
+    nox -s lint types tests      # what CI runs through the README test command, per package
+    nox -s matrix                # the slow version matrix: oldest and newest of each plugin's
+                                 # declared range, on every Python 3.10-3.13 present
+    nox -s e2e bench docs
+
+The supported range of each plugin is read from its pyproject's ``instruments`` extra, the one
+place it is written; nothing here repeats it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "types", "tests"]
+
+ROOT = Path(__file__).parent
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+PYTHONS = [v for v in ("3.10", "3.11", "3.12", "3.13") if shutil.which(f"python{v}")] or None
+TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis", "requests", "httpx", "gunicorn", "uvicorn"]
+
+
+def metadata(package: str) -> dict:  # type: ignore[type-arg]
+    with open(ROOT / "packages" / package / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]  # type: ignore[no-any-return]
+
+
+def instruments(package: str) -> list[str]:
+    """The plugin's supported range: its ``instruments`` extra."""
+    return list(metadata(package).get("optional-dependencies", {}).get("instruments", []))
+
+
+def bounds(requirement: str) -> tuple[str, str]:
+    """``flask>=2.2,<4`` gives ``flask~=2.2.0`` (oldest) and ``flask>=2.2,<4`` (newest allowed)."""
+    name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+    lower = re.search(r">=\s*([\w.]+)", requirement)
+    if lower is None:
+        raise ValueError(f"{requirement}: a plugin range needs a lower bound")
+    parts = lower.group(1).split(".")
+    oldest = f"{name}~={'.'.join(parts[:2])}.0" if len(parts) >= 2 else f"{name}=={parts[0]}.*"
+    return oldest, requirement
+
+
+def libs_group() -> list[str]:
+    """The root's ``libs`` group: the libraries and servers the plugin tests run against."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return list(tomllib.load(f)["dependency-groups"]["libs"])
+
+
+def install_workspace_package(session: nox.Session, package: str, extra: str = "") -> None:
+    session.install("-e", str(ROOT / "packages" / "core"))
+    if package != "core":
+        session.install("-e", f"{ROOT / 'packages' / package}{extra}")
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def types(session: nox.Session) -> None:
+    """mypy --strict on every package's src."""
+    modules = []
+    for package in PACKAGES:
+        src = ROOT / "packages" / package / "src" / "spanwise"
+        for init in sorted(src.rglob("__init__.py")):
+            parts = init.parent.relative_to(src.parent).parts
+            if len(parts) <= 3:
+                modules += ["-p", ".".join(parts)]
+    session.run("mypy", *modules)
+
+
+@nox.session(python=False)
+@nox.parametrize("package", PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """One package's tests, in the workspace environment."""
+    session.run("pytest", f"packages/{package}/tests", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("package", [p for p in PACKAGES if instruments(p)])
+@nox.parametrize("bound", ["oldest", "newest"])
+def matrix(session: nox.Session, package: str, bound: str) -> None:
+    """A plugin's tests against the oldest and newest versions of its declared range."""
+    pins = [bounds(r)[0 if bound == "oldest" else 1] for r in instruments(package)]
+    install_workspace_package(session, package)
+    # The pins win: the rest of the libs group resolves around them.
+    session.install(*TEST_DEPS, *libs_group(), *pins)
+    session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=False)
+def e2e(session: nox.Session) -> None:
+    """Cross-process tests: several services, one trace."""
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """bare vs contrib vs Spanwise; writes bench/results.json."""
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """Run every Python and YAML example in docs/."""
+    session.run("pytest", "docs", *session.posargs)
