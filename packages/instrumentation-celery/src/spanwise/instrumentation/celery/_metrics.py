@@ -1,0 +1,63 @@
+"""The Celery metrics that the shared messaging ones do not cover: outcomes and queue wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import metrics
+
+from spanwise.core.semconv import (
+    DURATION_BUCKETS_HTTP,
+    MESSAGING_DESTINATION_NAME,
+    MESSAGING_SYSTEM,
+)
+
+from ._attributes import CELERY_TASK_NAME, CELERY_TASK_OUTCOME, SYSTEM
+
+__all__ = ["TASK_EXECUTIONS", "TASK_WAIT_DURATION", "TaskMetrics"]
+
+#: Counter of finished task executions, by ``celery.task.outcome``.
+TASK_EXECUTIONS = "celery.task.executions"
+#: Histogram (s) of the time between publishing a task and the start of its execution.
+TASK_WAIT_DURATION = "celery.task.wait.duration"
+
+#: Waits are longer than request durations: the messaging buckets, extended to ten minutes.
+_WAIT_BUCKETS = [*DURATION_BUCKETS_HTTP, 30.0, 60.0, 120.0, 300.0, 600.0]
+
+
+class TaskMetrics:
+    """Records task outcomes and queue waits (``messaging.process.duration`` is core's).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_executions", "_wait")
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self._executions = meter.create_counter(
+            TASK_EXECUTIONS,
+            unit="{execution}",
+            description="Number of task executions that finished, by outcome.",
+        )
+        self._wait = meter.create_histogram(
+            TASK_WAIT_DURATION,
+            unit="s",
+            description="Time between publishing a task and the start of its execution.",
+            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+        )
+
+    @staticmethod
+    def attributes(task_name: str, destination: str | None) -> dict[str, Any]:
+        """The attributes both metrics carry."""
+        attrs: dict[str, Any] = {MESSAGING_SYSTEM: SYSTEM, CELERY_TASK_NAME: task_name}
+        if destination:
+            attrs[MESSAGING_DESTINATION_NAME] = destination
+        return attrs
+
+    def executed(self, attrs: dict[str, Any], outcome: str) -> None:
+        """One execution finished with *outcome*."""
+        self._executions.add(1, {**attrs, CELERY_TASK_OUTCOME: outcome})
+
+    def waited(self, attrs: dict[str, Any], seconds: float) -> None:
+        """A task started *seconds* after it was published."""
+        self._wait.record(seconds, attrs)

@@ -1,0 +1,119 @@
+"""Producer side: a PRODUCER span per published task, its context in the message headers.
+
+``Celery.send_task`` (which ``apply_async``, ``delay``, retries and every canvas primitive end
+in) is wrapped so the span always ends, with the exception if publishing failed. The span
+itself starts in the ``before_task_publish`` signal, the first moment the queue and the task id
+are known, and the trace context, the publish time and (for a retry) the retried attempt are
+written into the message headers there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+from spanwise.core import Call, Guard
+from spanwise.core._messaging import MessagingOperation, MessagingTracer
+from spanwise.core.propagation import dict_setter, inject
+
+from ._attributes import CELERY_TASK_NAME, HEADER_RETRY_OF
+from ._headers import write_retry_of, write_sent_at
+from ._worker import current_run
+
+__all__ = ["Publisher"]
+
+
+class _Slot:
+    """Where ``before_task_publish`` leaves the operation for ``send_task`` to end."""
+
+    __slots__ = ("op",)
+
+    def __init__(self) -> None:
+        self.op: MessagingOperation | None = None
+
+
+_publishing: ContextVar[_Slot | None] = ContextVar("spanwise_celery_publish", default=None)
+
+
+class Publisher:
+    """The ``send_task`` step and the ``before_task_publish`` receiver.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("guard", "messaging")
+
+    def __init__(self, messaging: MessagingTracer, guard: Guard) -> None:
+        self.messaging = messaging
+        self.guard = guard
+
+    def step(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Generator[Call, Any, None]:
+        """Around ``Celery.send_task``: end the span the publish started, once it returns."""
+        slot = _Slot()
+        token = _publishing.set(slot)
+        try:
+            yield None
+        except BaseException as exc:
+            if slot.op is not None:
+                slot.op.record_exception(exc)
+            raise
+        finally:
+            _publishing.reset(token)
+            if slot.op is not None:
+                slot.op.end()
+
+    def on_before_publish(
+        self,
+        sender: Any = None,
+        body: Any = None,
+        exchange: Any = None,
+        routing_key: Any = None,
+        headers: Any = None,
+        **_: Any,
+    ) -> None:
+        """``before_task_publish``: start the span, write our headers."""
+        try:
+            if isinstance(headers, MutableMapping):
+                self._before_publish(sender, body, exchange, routing_key, headers)
+        except Exception as exc:  # noqa: BLE001
+            self.guard.report("celery.before_task_publish", exc)
+
+    def _before_publish(
+        self,
+        sender: Any,
+        body: Any,
+        exchange: Any,
+        routing_key: Any,
+        headers: MutableMapping[str, Any],
+    ) -> None:
+        task_id = headers.get("id")
+        if task_id is None and isinstance(body, dict):  # task protocol 1
+            task_id = body.get("id")
+        slot = _publishing.get()
+        if slot is not None and slot.op is None:
+            destination = routing_key or exchange
+            name = sender if isinstance(sender, str) else str(headers.get("task"))
+            op = self.messaging.start_send(
+                destination if isinstance(destination, str) else None,
+                message_id=task_id if isinstance(task_id, str) else None,
+                attributes={CELERY_TASK_NAME: name},
+            )
+            slot.op = op
+            if op.recording:
+                op.span.update_name(f"send {name}")
+            op.inject(headers, dict_setter)
+        else:  # published some other way than send_task: carry on the current trace
+            inject(headers, dict_setter)
+        write_sent_at(headers)
+        run = current_run.get()
+        if run is not None and run.task_id == task_id:  # the running task retries itself
+            write_retry_of(headers, run.op.span.get_span_context())
+        else:  # never let a copied header make an unrelated task look like a retry
+            headers.pop(HEADER_RETRY_OF, None)
