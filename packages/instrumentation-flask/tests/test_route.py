@@ -1,0 +1,40 @@
+"""spanwise.instrumentation.flask._route."""
+
+from typing import Any
+
+from spanwise.instrumentation.flask._route import current_environ, current_route
+
+# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
+
+
+class TestCurrentRoute:
+    def test_none_outside_a_request(self) -> None:
+        """No request context: no route."""
+        assert current_route() is None
+
+    def test_the_matched_rule_template(self, app: Any) -> None:
+        """Inside a request, the matched rule's template, converters and all."""
+        with app.test_request_context("/users/7"):
+            assert "/users/<int:uid>" == current_route()
+
+    def test_blueprint_prefix_is_included(self, app: Any) -> None:
+        """A blueprint route comes with its url_prefix."""
+        with app.test_request_context("/api/items/x"):
+            assert "/api/items/<name>" == current_route()
+
+    def test_none_when_nothing_matched(self, app: Any) -> None:
+        """A 404 has no rule."""
+        with app.test_request_context("/nowhere"):
+            assert current_route() is None
+
+
+class TestCurrentEnviron:
+    def test_none_outside_a_request(self) -> None:
+        """No request context: no environ."""
+        assert current_environ() is None
+
+    def test_the_request_environ(self, app: Any) -> None:
+        """Inside a request, its WSGI environ."""
+        with app.test_request_context("/users/7"):
+            environ = current_environ()
+            assert "/users/7" == (environ or {}).get("PATH_INFO")
