@@ -1,7 +1,5 @@
 """Tests for spanwise.instrumentation.django.apps."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from __future__ import annotations
 
 from django.apps import AppConfig

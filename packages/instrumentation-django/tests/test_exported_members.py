@@ -1,7 +1,5 @@
 """The public surface of spanwise.instrumentation.django, pinned."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from __future__ import annotations
 
 import spanwise.instrumentation.django as package

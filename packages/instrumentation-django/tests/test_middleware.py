@@ -1,7 +1,5 @@
 """Tests for spanwise.instrumentation.django._middleware, in-process with Django's test clients."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from __future__ import annotations
 
 import asyncio
