@@ -13,8 +13,6 @@ from werkzeug.test import EnvironBuilder
 from spanwise.core import Guard, HttpServerTracer, Options
 from spanwise.instrumentation.flask._body import ClosingBody
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 
 def _request() -> Any:
     server = HttpServerTracer(

@@ -2,8 +2,6 @@
 
 import spanwise.instrumentation.flask as package
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 
 def test_all_is_pinned() -> None:
     """Exactly these names are public."""

@@ -15,8 +15,6 @@ from spanwise.instrumentation.flask import FlaskInstrumentor
 
 from .apps.views import make_app
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 PATCHED = ("__call__", "wsgi_app", "handle_exception")
 
 
@@ -37,7 +35,10 @@ class TestInstrument:
         cls = flask.Flask
         instrumentor.instrument()
         now = [flask.Flask.__dict__[name] for name in PATCHED]
-        assert (cls, [False] * 3) == (flask.Flask, [a is b for a, b in zip(originals, now)])
+        assert (cls, [False] * 3) == (
+            flask.Flask,
+            [a is b for a, b in zip(originals, now, strict=True)],
+        )
 
     def test_uninstrument_restores_the_originals(self, instrumentor: FlaskInstrumentor) -> None:
         """uninstrument() puts back the exact original functions."""
@@ -45,7 +46,7 @@ class TestInstrument:
         instrumentor.instrument()
         instrumentor.uninstrument()
         assert [True] * 3 == [
-            a is flask.Flask.__dict__[name] for a, name in zip(originals, PATCHED)
+            a is flask.Flask.__dict__[name] for a, name in zip(originals, PATCHED, strict=True)
         ]
 
     def test_nothing_traced_after_uninstrument(

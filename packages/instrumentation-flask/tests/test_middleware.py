@@ -12,8 +12,6 @@ from werkzeug.test import Client
 
 from .apps.views import AppError, make_app
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"

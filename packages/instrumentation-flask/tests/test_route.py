@@ -4,8 +4,6 @@ from typing import Any
 
 from spanwise.instrumentation.flask._route import current_environ, current_route
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 
 class TestCurrentRoute:
     def test_none_outside_a_request(self) -> None:

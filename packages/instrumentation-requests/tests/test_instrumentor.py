@@ -1,7 +1,5 @@
 """spanwise.instrumentation.requests._instrumentor."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from typing import Any
 
 import pytest
