@@ -1,0 +1,15 @@
+"""The public surface of spanwise.instrumentation.confluent_kafka."""
+
+# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
+
+import spanwise.instrumentation.confluent_kafka as package
+
+
+def test_all_is_pinned() -> None:
+    """Exactly these names are public."""
+    assert ["ConfluentKafkaInstrumentor", "process_message"] == package.__all__
+
+
+def test_all_names_exist() -> None:
+    """Every name in __all__ is importable."""
+    assert all(hasattr(package, name) for name in package.__all__)
