@@ -84,7 +84,11 @@ class SQLAlchemyInstrumentor(Instrumentor):
             force = bool(options.pop("force", False))
             if not force and not self._version_ok():
                 return
-            sync_engine = _sync_engine(engine)
+            try:
+                sync_engine = _sync_engine(engine)
+            except TypeError as exc:
+                self.guard.report("instrument_engine", exc)
+                return
             per_engine = self._per_engine()
             key = id(sync_engine)
             found = per_engine.get(key)
