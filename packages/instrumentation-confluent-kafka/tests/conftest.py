@@ -88,7 +88,7 @@ class KafkaKit:
 
     def produce_raw(self, topic: str, headers: Any = None, value: bytes = b"v") -> None:
         """Produce one message to partition 0 with an uninstrumented C producer, and flush."""
-        producer = cimpl.Producer(self.producer_config())
+        producer = cimpl.Producer(self.producer_config(**{"message.max.bytes": 4_000_000}))
         producer.produce(topic, value=value, key=b"k", partition=0, headers=headers)
         assert 0 == producer.flush(10)
 
