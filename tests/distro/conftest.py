@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from otlp_receiver import OtlpReceiver  # noqa: E402
+from otlp_receiver import OtlpReceiver
 
 VENV_BIN = str(Path(sys.executable).parent)
 

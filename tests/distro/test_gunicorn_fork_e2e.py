@@ -1,0 +1,100 @@
+"""Fork safety: gunicorn --preload with 3 workers under spanwise-instrument; every worker
+exports its own spans."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from otlp_receiver import OtlpReceiver
+
+from spanwise.core.testing import free_port, wait_for_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+APP = textwrap.dedent(
+    """
+    import os, time
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("forkapp")
+
+    def app(environ, start_response):
+        with tracer.start_as_current_span("handle") as span:
+            span.set_attribute("worker.pid", os.getpid())
+            time.sleep(0.005)
+        body = str(os.getpid()).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    """
+)
+
+
+def worker_pids(rx: OtlpReceiver) -> dict[int, int]:
+    """worker.pid attribute of each received span -> its resource's process.pid."""
+    found: dict[int, int] = {}
+    for resource, _, span in rx.received.spans:
+        for kv in span.attributes:
+            if kv.key == "worker.pid":
+                found[kv.value.int_value] = resource["process.pid"]
+    return found
+
+
+def hit(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+        return int(resp.read())
+
+
+class TestGunicornPreload:
+    @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+    def test_every_worker_exports(
+        self, protocol: str, tmp_path: Path, otlp: OtlpReceiver, child_env: dict[str, str]
+    ) -> None:
+        """Spans from all three worker pids arrive, each with its own process.pid resource."""
+        (tmp_path / "forkapp.py").write_text(APP)
+        port = free_port()
+        endpoint = otlp.grpc_endpoint if protocol == "grpc" else otlp.http_endpoint
+        child_env.update(
+            OTEL_SERVICE_NAME="forkapp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        bin_dir = Path(sys.executable).parent
+        server = subprocess.Popen(
+            [str(bin_dir / "spanwise-instrument"), "gunicorn", "--preload", "-w", "3",
+             "-b", f"127.0.0.1:{port}", "--chdir", str(tmp_path), "--graceful-timeout", "5",
+             "forkapp:app"],
+            env=child_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, timeout=30)
+            served: set[int] = set()
+            deadline = time.monotonic() + 40
+            with ThreadPoolExecutor(6) as pool:
+                while time.monotonic() < deadline:
+                    served.update(pool.map(hit, [port] * 12))
+                    if len(served) >= 3 and len(worker_pids(otlp)) >= 3:
+                        break
+                    time.sleep(0.05)
+            assert 3 == len(served)
+            assert otlp.wait_for(lambda r: len(worker_pids(otlp)) >= 3, timeout=20)
+            pids = worker_pids(otlp)
+            assert served == set(pids)
+            assert {pid: pid for pid in served} == pids
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(5)
