@@ -1,7 +1,5 @@
 """CeleryInstrumentor against a real worker on the Redis broker."""
 
-# ruff: noqa: SIM300 - `expected == actual` is the house style for assertions
-
 from __future__ import annotations
 
 import itertools
