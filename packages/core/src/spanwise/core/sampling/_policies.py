@@ -89,11 +89,10 @@ class _NumericAttribute:
     def __call__(self, spans: Sequence[ReadableSpan]) -> bool:
         for s in spans:
             value = (s.attributes or {}).get(self.key)
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if (
-                numeric
-                and (self.low is None or value >= self.low)
-                and (self.high is None or value <= self.high)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if (self.low is None or value >= self.low) and (
+                self.high is None or value <= self.high
             ):
                 return True
         return False
