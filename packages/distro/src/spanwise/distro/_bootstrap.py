@@ -70,7 +70,8 @@ def _decide(entry: CatalogEntry, installed: Mapping[str, str]) -> tuple[str, str
         if version is None:
             return None
         if not _fits(req, version):
-            return "skip", f"{req.name} {version} is outside the supported range {req.specifier}"
+            wanted = line.strip()[len(req.name) :].strip()
+            return "skip", f"{req.name} {version} is outside the supported range {wanted}"
     libs = ", ".join(
         f"{Requirement(line).name} {installed[canonicalize_name(Requirement(line).name)]}"
         for line in entry.instruments
