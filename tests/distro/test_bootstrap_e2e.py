@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,14 @@ def run(*argv: str | Path, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of our packages, built from the workspace."""
     if UV is None:
         pytest.skip("uv is not installed")
     out = tmp_path_factory.mktemp("wheels")
     for package in WHEELS:
         run(UV, "build", "-q", "--package", package, "--wheel", "-o", out, "--directory", ROOT)
-    yield out
+    return out
 
 
 def versions(python: Path) -> dict[str, str]:
