@@ -58,13 +58,13 @@ def make_app(broker: str, queue: str) -> Celery:
     return app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def celery_app(redis_server: Any) -> Celery:
     """The test app on the session's redis-server (database 0, a queue of its own)."""
     return make_app(f"{redis_server.url}/0", f"spanwise-{uuid.uuid4().hex[:8]}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def celery_worker(celery_app: Celery) -> Iterator[Any]:
     """A real worker in this process: thread pool of 2, consuming the app's queue."""
     with start_worker(
