@@ -1,7 +1,5 @@
 """A librdkafka mock cluster on 127.0.0.1, unique topics, and the instrumentor fixture."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from __future__ import annotations
 
 import time

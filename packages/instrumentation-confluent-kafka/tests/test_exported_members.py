@@ -1,7 +1,5 @@
 """The public surface of spanwise.instrumentation.confluent_kafka."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 import spanwise.instrumentation.confluent_kafka as package
 
 

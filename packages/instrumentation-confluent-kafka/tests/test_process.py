@@ -1,7 +1,5 @@
 """spanwise.instrumentation.confluent_kafka._process."""
 
-# ruff: noqa: SIM300 - tests are written `assert expected == actual` (STYLE.md)
-
 from __future__ import annotations
 
 from typing import Any

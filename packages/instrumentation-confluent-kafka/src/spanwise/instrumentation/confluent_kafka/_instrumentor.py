@@ -117,7 +117,7 @@ class ConfluentKafkaInstrumentor(Instrumentor):
         self._replaced = {}
         for _message, operation, state in list(_consumer.open_operations.values()):
             state.open = []
-            state.context = state.token = None
+            _consumer.release(state)  # detached where it is current (this thread)
             operation.end()
         _consumer.open_operations.clear()
 
