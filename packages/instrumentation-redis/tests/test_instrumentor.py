@@ -34,6 +34,12 @@ PATCHED = [
 ORIGINALS = {(cls, name): cls.__dict__[name] for cls, name in PATCHED}
 
 
+async def aclose(client: Any) -> None:
+    """Close an asyncio client (``aclose`` since redis-py 5, ``close`` before)."""
+    close = getattr(client, "aclose", None) or client.close
+    await close()
+
+
 def attrs(telemetry: CapturedTelemetry) -> list[tuple[str, dict[str, Any]]]:
     """(name, attributes) of every finished span."""
     return [(s.name, dict(s.attributes or {})) for s in telemetry.spans()]
@@ -239,7 +245,7 @@ class TestInstrument:
                     res = await pipe.execute()
                 return [got, res[1]]
             finally:
-                await c.aclose()
+                await aclose(c)
 
         assert [SECRET.encode()] * 2 == asyncio.run(main())
         actual = [(n, a.get("db.query.text")) for n, a in attrs(telemetry)]
@@ -260,7 +266,7 @@ class TestInstrument:
             try:
                 await c.execute_command("NOSUCHCOMMAND", "x")
             finally:
-                await c.aclose()
+                await aclose(c)
 
         with pytest.raises(redis.ResponseError):
             asyncio.run(main())
@@ -389,7 +395,7 @@ class TestInstrumentClient:
                 await c.get("aic:1")
                 await c.pipeline(transaction=False).get("aic:1").execute()
             finally:
-                await c.aclose()
+                await aclose(c)
 
         asyncio.run(main())
         assert ["GET", "PIPELINE"] == [s.name for s in telemetry.spans()]
@@ -439,7 +445,7 @@ class TestCluster:
                 pipe.get("acl:1")
                 return await pipe.execute()
             finally:
-                await rc.aclose()
+                await aclose(rc)
 
         assert [b"v"] == asyncio.run(main())
         names = [s.name for s in telemetry.spans()]
