@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -190,4 +191,29 @@ class TestServed:
             response.content,
             span.name,
             span.attributes["http.response.status_code"],
+        )
+
+    def test_hostile_headers_over_a_raw_socket(self, served: Served) -> None:
+        """Non-UTF-8, oversized and malformed header bytes never break the request."""
+        marker = secrets.token_hex(8)
+        raw = (
+            f"GET /users/3/?m={marker} HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n".encode()
+            + b"traceparent: 00-\xff\xfe-\xc3\x28-01\r\n"
+            + b"tracestate: \xe2\x82=\xff\r\n"
+            + b"baggage: k=\xff\xfe,=,;;\r\n"
+            + b"User-Agent: agent-\xff\xfe\r\n"
+            + b"X-Huge: "
+            + b"a" * 6000
+            + b"\r\nConnection: close\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(raw)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        (span,) = served.spans(lambda s: s.attributes.get("url.query") == f"m={marker}")
+        assert (b"HTTP/1.1 200", None, "GET /users/<int:uid>/") == (
+            reply[:12],
+            span.parent_span_id,
+            span.name,
         )
