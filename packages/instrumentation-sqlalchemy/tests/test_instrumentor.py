@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from spanwise.core.testing import CapturedTelemetry
 from spanwise.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+SQLALCHEMY_2 = int(sa.__version__.split(".")[0]) >= 2
+
 
 def run(engine: sa.Engine, statement: str = "SELECT 1") -> None:
     with engine.connect() as conn:
@@ -121,6 +123,7 @@ class TestUninstrument:
             False,
         )
 
+    @pytest.mark.skipif(not SQLALCHEMY_2, reason="handle_error is a Dialect event since 2.0")
     def test_removes_every_listener(self, instrumentor: SQLAlchemyInstrumentor) -> None:
         """The class-level listeners and the _has_events flags are back as they were."""
         before = (
@@ -273,6 +276,7 @@ class TestAsync:
 
 
 class TestPostgres:
+    @pytest.mark.skipif(not SQLALCHEMY_2, reason="the psycopg 3 dialect is SQLAlchemy 2")
     def test_psycopg(
         self,
         instrumented: SQLAlchemyInstrumentor,
@@ -312,6 +316,7 @@ class TestPostgres:
             "psycopg.errors.UndefinedTable",
         )
 
+    @pytest.mark.skipif(not SQLALCHEMY_2, reason="the psycopg 3 dialect is SQLAlchemy 2")
     def test_commenter_reaches_server(
         self,
         instrumentor: SQLAlchemyInstrumentor,

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from spanwise.core.testing import CapturedTelemetry
 from spanwise.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+SQLALCHEMY_2 = int(sa.__version__.split(".")[0]) >= 2
 metadata = sa.MetaData()
 users = sa.Table(
     "users",
@@ -245,6 +246,7 @@ class TestBatches:
             conn.execute(users.insert(), {"name": "a"})
         assert "db.operation.batch.size" not in attrs(telemetry.span("INSERT users"))
 
+    @pytest.mark.skipif(not SQLALCHEMY_2, reason="insertmanyvalues is SQLAlchemy 2")
     def test_insertmanyvalues_is_one_statement(
         self, instrumented: SQLAlchemyInstrumentor, engine: sa.Engine, telemetry: CapturedTelemetry
     ) -> None:

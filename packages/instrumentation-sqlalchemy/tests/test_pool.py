@@ -28,7 +28,11 @@ def counts(telemetry: CapturedTelemetry) -> dict[tuple[str, str], int]:
 @pytest.fixture
 def file_engine(tmp_path: Path) -> Iterator[sa.Engine]:
     """A file SQLite engine: a QueuePool, which keeps counters."""
-    eng = sa.create_engine(f"sqlite:///{tmp_path / 'pool.db'}", pool_logging_name="files")
+    eng = sa.create_engine(
+        f"sqlite:///{tmp_path / 'pool.db'}",
+        poolclass=sa.pool.QueuePool,  # the 2.x default for files; 1.4 used NullPool
+        pool_logging_name="files",
+    )
     yield eng
     eng.dispose()
 
