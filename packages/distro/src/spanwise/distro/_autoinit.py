@@ -57,3 +57,5 @@ def chain_sitecustomize() -> ModuleType | None:
         sys.path[:] = saved
         if ours is not None:
             sys.modules["sitecustomize"] = ours
+        else:
+            sys.modules.pop("sitecustomize", None)
