@@ -166,13 +166,15 @@ class TestDebugReloader:
         try:
             wait_for_port(port)
             first = requests.get(f"http://127.0.0.1:{port}/pid", timeout=5).text
+            # A reload kills the child at once: let it write its span before changing code.
+            wait_spans(span_file, lambda s: str(s.resource.get("process.pid")) == first)
             future = time.time() + 5
             os.utime(script, (future, future))
             second = _wait_new_pid(port, first)
-            pids = {
-                str(s.resource.get("process.pid"))
-                for s in wait_spans(span_file, lambda s: s.name == "GET /pid", 2)
-            }
+            # Requests the old child answered while reloading add spans of its own: wait
+            # for the new child's span (bounded), then compare the pids seen.
+            wait_spans(span_file, lambda s: str(s.resource.get("process.pid")) == second)
+            pids = {str(s.resource.get("process.pid")) for s in read_spans(span_file)}
         finally:
             stop(proc)
         assert (True, {first, second}) == (str(proc.pid) not in (first, second), pids)
