@@ -40,7 +40,9 @@ class TestClosingBody:
     def test_iterates_the_chunks_unchanged(self, telemetry: Any) -> None:
         """The server gets exactly the app's chunks, in order."""
         body = ClosingBody([b"a", b"", b"bc"], _request(), Guard("t"))
-        assert [b"a", b"", b"bc"] == list(body)
+        chunks = list(body)
+        body.close()
+        assert [b"a", b"", b"bc"] == chunks
 
     def test_span_ends_on_close_not_before(self, telemetry: Any) -> None:
         """Iterating does not end the span; close() does."""
