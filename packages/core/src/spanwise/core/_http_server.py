@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -27,6 +28,43 @@ from .semconv._http import (
 )
 
 __all__ = ["HttpServerTracer", "ServerRequest"]
+
+
+class _ActiveCounts:
+    """In-flight requests per (method, scheme) for one instrumentation scope.
+
+    Shared by every tracer of the scope: the SDK keeps only the first callback registered for an
+    instrument name, so a re-instrumented plugin must feed the same counts.
+    """
+
+    __slots__ = ("counts", "lock")
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+
+    def add(self, key: tuple[str, str], delta: int) -> None:
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + delta
+
+    def observe(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+        with self.lock:
+            counts = list(self.counts.items())
+        for (method, scheme), value in counts:
+            yield metrics.Observation(value, {n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme})
+
+
+_ACTIVE: dict[str, _ActiveCounts] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _active_counts(meter: metrics.Meter) -> _ActiveCounts:
+    name = str(getattr(meter, "name", ""))
+    with _ACTIVE_LOCK:
+        found = _ACTIVE.get(name)
+        if found is None:
+            found = _ACTIVE[name] = _ActiveCounts()
+        return found
 
 
 def _record_context(span: trace.Span) -> Any:
@@ -54,8 +92,12 @@ class HttpServerTracer:
             description="Duration of HTTP server requests.",
             explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_HTTP),
         )
-        self._active = meter.create_up_down_counter(
+        # Active requests are counted here and observed at collection time: two dict updates
+        # per request instead of two SDK measurements (the SDK's add() costs ~70 times more).
+        self._active = _active_counts(meter)
+        meter.create_observable_up_down_counter(
             n.HTTP_SERVER_ACTIVE_REQUESTS,
+            callbacks=[self._active.observe],
             unit="{request}",
             description="Number of active HTTP server requests.",
         )
@@ -181,7 +223,7 @@ class ServerRequest:
         self.recording = self.span.is_recording()
         if route and self.recording:
             self.span.set_attribute(n.HTTP_ROUTE, route)
-        owner._active.add(1, {n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme})
+        owner._active.add((method, scheme), 1)
         self._start = time.perf_counter()
 
     # -- context -----------------------------------------------------------------------------
@@ -262,7 +304,7 @@ class ServerRequest:
         ctx = _record_context(self.span)
         self.span.end()
         owner._duration.record(duration, attrs, context=ctx)
-        owner._active.add(-1, {n.HTTP_REQUEST_METHOD: self.method, n.URL_SCHEME: self.scheme})
+        owner._active.add((self.method, self.scheme), -1)
 
     @property
     def is_other_method(self) -> bool:
