@@ -1,5 +1,5 @@
-"""Fork safety: gunicorn --preload with 3 workers under spanwise-instrument; every worker
-exports its own spans."""
+"""Multi-process servers under spanwise-instrument: gunicorn --preload (fork) and uvicorn
+--workers (spawn); every worker exports its own spans."""
 
 from __future__ import annotations
 
@@ -91,6 +91,68 @@ class TestGunicornPreload:
             pids = worker_pids(otlp)
             assert served == set(pids)
             assert {pid: pid for pid in served} == pids
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(5)
+
+
+ASGI_APP = textwrap.dedent(
+    """
+    import os
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("spawnapp")
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        with tracer.start_as_current_span("handle") as span:
+            span.set_attribute("worker.pid", os.getpid())
+        body = str(os.getpid()).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+    """
+)
+
+
+class TestUvicornWorkers:
+    def test_every_spawned_worker_exports(
+        self, tmp_path: Path, otlp: OtlpReceiver, child_env: dict[str, str]
+    ) -> None:
+        """uvicorn --workers 2 spawns fresh interpreters: each configures itself and exports."""
+        (tmp_path / "spawnapp.py").write_text(ASGI_APP)
+        port = free_port()
+        child_env.update(
+            OTEL_SERVICE_NAME="spawnapp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp.http_endpoint,
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        bin_dir = Path(sys.executable).parent
+        server = subprocess.Popen(
+            [str(bin_dir / "spanwise-instrument"), "uvicorn", "--workers", "2", "--host",
+             "127.0.0.1", "--port", str(port), "--app-dir", str(tmp_path), "--no-access-log",
+             "spawnapp:app"],
+            env=child_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, timeout=30)
+            served: set[int] = set()
+            deadline = time.monotonic() + 40
+            with ThreadPoolExecutor(6) as pool:
+                while time.monotonic() < deadline and len(served) < 2:
+                    served.update(pool.map(hit, [port] * 12))
+            assert 2 == len(served)
+            assert otlp.wait_for(lambda r: set(worker_pids(otlp)) >= served, timeout=20)
+            pids = worker_pids(otlp)
+            assert {pid: pid for pid in served} == {pid: pids[pid] for pid in served}
         finally:
             server.terminate()
             try:
