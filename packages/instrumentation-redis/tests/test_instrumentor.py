@@ -343,7 +343,38 @@ class TestInstrument:
         assert ["GET"] == [s.name for s in telemetry.spans()]
 
 
+class TestDisabled:
+    def test_kill_switch(
+        self,
+        instrumentor: RedisInstrumentor,
+        client: redis.Redis,
+        telemetry: CapturedTelemetry,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=redis turns instrument() and
+        instrument_client() into no-ops."""
+        monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "redis")
+        instrumentor.instrument()
+        instrumentor.instrument_client(client)
+        client.get("off")
+        actual = (
+            instrumentor.is_instrumented,
+            "execute_command" in vars(client),
+            telemetry.spans(),
+        )
+        assert (False, False, []) == actual
+
+
 class TestInstrumentClient:
+    def test_twice_one_span(
+        self, instrumentor: RedisInstrumentor, client: redis.Redis, telemetry: CapturedTelemetry
+    ) -> None:
+        """instrument_client() twice on one client still traces each command once."""
+        instrumentor.instrument_client(client)
+        instrumentor.instrument_client(client)
+        client.get("ic2")
+        assert ["GET"] == [s.name for s in telemetry.spans()]
+
     def test_only_that_client(
         self, instrumentor: RedisInstrumentor, redis_server: Any, telemetry: CapturedTelemetry
     ) -> None:
@@ -402,6 +433,68 @@ class TestInstrumentClient:
 
 
 class TestCluster:
+    def test_sync_cluster_transaction(
+        self,
+        instrumentor: RedisInstrumentor,
+        redis_cluster: list[int],
+        telemetry: CapturedTelemetry,
+    ) -> None:
+        """A cluster transaction (keys in one slot) is one MULTI span."""
+        rc = redis.cluster.RedisCluster(host="127.0.0.1", port=redis_cluster[0])
+        instrumentor.instrument()
+        try:
+            pipe = rc.pipeline(transaction=True)
+            pipe.set("{tx}:a", SECRET).get("{tx}:a")
+            assert SECRET.encode() == pipe.execute()[1]
+        finally:
+            rc.close()
+        actual = [
+            (n, a.get("db.operation.batch.size"), a.get("db.query.text"))
+            for n, a in attrs(telemetry)
+        ]
+        assert [("MULTI", 2, "SET {tx}:a ?\nGET {tx}:a")] == actual
+
+    def test_instrument_client_sync_cluster(
+        self,
+        instrumentor: RedisInstrumentor,
+        redis_cluster: list[int],
+        telemetry: CapturedTelemetry,
+    ) -> None:
+        """instrument_client() traces one sync RedisCluster and its pipelines."""
+        rc = redis.cluster.RedisCluster(host="127.0.0.1", port=redis_cluster[0])
+        instrumentor.instrument_client(rc)
+        try:
+            rc.get("icc:1")
+            rc.pipeline().get("icc:1").execute()
+        finally:
+            instrumentor.uninstrument_client(rc)
+            rc.close()
+        assert ["GET", "PIPELINE"] == [s.name for s in telemetry.spans()]
+
+    def test_instrument_client_asyncio_cluster(
+        self,
+        instrumentor: RedisInstrumentor,
+        redis_cluster: list[int],
+        telemetry: CapturedTelemetry,
+    ) -> None:
+        """instrument_client() traces one asyncio RedisCluster and its pipelines."""
+
+        async def main() -> list[Any]:
+            rc = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=redis_cluster[0])
+            try:
+                await rc.initialize()
+                instrumentor.instrument_client(rc)
+                await rc.set("aicc:1", "v")
+                pipe = rc.pipeline()
+                pipe.get("aicc:1")
+                return await pipe.execute()  # type: ignore[no-any-return]
+            finally:
+                instrumentor.uninstrument_client(rc)
+                await aclose(rc)
+
+        assert [b"v"] == asyncio.run(main())
+        assert ["SET", "PIPELINE"] == [s.name for s in telemetry.spans()]
+
     def test_sync_cluster(
         self,
         instrumentor: RedisInstrumentor,

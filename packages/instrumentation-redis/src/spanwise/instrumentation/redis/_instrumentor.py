@@ -60,7 +60,7 @@ class _PipelineFactory:
         kwargs: dict[str, Any],
     ) -> Generator[None, Any, None]:
         pipe = yield None
-        if not hasattr(pipe, "__dict__"):  # slotted (asyncio cluster): cannot wrap per instance
+        if not hasattr(pipe, "__dict__"):  # a slotted pipeline class cannot be wrapped per instance
             return
         prefix = "async " if inspect.iscoroutinefunction(getattr(pipe, "execute", None)) else ""
         # The wrappers come from the client's patcher, so they pass through once the client
@@ -106,13 +106,11 @@ class RedisInstrumentor(Instrumentor):
             self.patcher.wrap(module, path, wrappers[kind])
 
     def instrument_client(self, client: Any, **options: Any) -> None:
-        """Trace only *client* (a ``Redis``, ``redis.asyncio.Redis`` or ``RedisCluster``).
+        """Trace only *client*: any redis-py client, sync, asyncio or cluster.
 
         Takes the same options as :meth:`instrument`. Pipelines the client makes afterwards
         are traced too. Calling it again for the same client does nothing; undo it with
         :meth:`uninstrument_client` (the instrumentor keeps the client alive until then).
-        The asyncio ``RedisCluster`` has no instance dictionary and can only be traced by
-        :meth:`instrument`.
 
         .. versionadded:: 0.1.0
         """
