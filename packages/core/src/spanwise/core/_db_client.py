@@ -26,7 +26,15 @@ class DbClientTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_duration", "guard", "options", "query_text_mode", "system", "tracer")
+    __slots__ = (
+        "_duration",
+        "guard",
+        "max_length",
+        "options",
+        "query_text_mode",
+        "system",
+        "tracer",
+    )
 
     def __init__(
         self,
@@ -42,6 +50,7 @@ class DbClientTracer:
         self.system = system
         mode = str(options.get("db_query_text", "scrubbed", env="SPANWISE_DB_QUERY_TEXT")).lower()
         self.query_text_mode = mode if mode in QUERY_TEXT_MODES else "scrubbed"
+        self.max_length = max_attribute_length()
         self._duration = meter.create_histogram(
             n.DB_CLIENT_OPERATION_DURATION,
             unit="s",
@@ -151,15 +160,20 @@ class DbOperation:
             name = f"{operation} {collection}"
         else:
             name = operation or collection or system
+        # Everything goes in at start (one attribute pass in the SDK, visible to samplers);
+        # an unsampled span drops it without further work.
         span_attrs = dict(attrs)
         if summary:
             span_attrs[n.DB_QUERY_SUMMARY] = summary
         if batch_size is not None and batch_size >= 2:
             span_attrs[n.DB_OPERATION_BATCH_SIZE] = batch_size
+        if query_text:
+            limit = owner.max_length
+            span_attrs[n.DB_QUERY_TEXT] = (
+                query_text if len(query_text) <= limit else query_text[:limit]
+            )
         self.span = owner.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attrs)
         self.recording = self.span.is_recording()
-        if query_text and self.recording:
-            self.span.set_attribute(n.DB_QUERY_TEXT, query_text[: max_attribute_length()])
         self._start = time.perf_counter()
 
     def record_exception(self, exc: BaseException) -> None:
