@@ -77,9 +77,9 @@ class TestHeaderCapture:
     def test_opt_in_to_sensitive_headers(self) -> None:
         """Users can opt in to recording credentials."""
         capture = HeaderCapture(["authorization"], "p.", capture_sensitive=True)
-        assert capture.attributes(
-            [("authorization", "Bearer t")]
-        ) == {"p.authorization": ["Bearer t"]}
+        assert capture.attributes([("authorization", "Bearer t")]) == {
+            "p.authorization": ["Bearer t"]
+        }
 
     def test_repeated_headers_and_value_cap(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Repeated headers keep every value; values are capped."""
