@@ -36,7 +36,8 @@ class TestExportedMembers:
         """spanwise.core.testing exports exactly these names."""
         assert sorted(
             [
-                "CapturedTelemetry", "JsonLinesSpanExporter", "SpanRecord", "SwitchableSampler",
+                "CapturedTelemetry", "JsonLinesSpanExporter", "OtlpReceiver", "Received", "SpanRecord",
+                "SwitchableSampler", "otlp_attributes",
                 "assert_span_tree", "captured_telemetry", "free_port", "install_jsonl_export",
                 "read_spans", "render_tree", "to_record", "wait_for_port",
             ]
