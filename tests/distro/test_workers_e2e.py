@@ -25,6 +25,11 @@ APP = textwrap.dedent(
 
     tracer = trace.get_tracer("forkapp")
 
+    # The preloading master exports before forking: its connection must not leak to workers.
+    with tracer.start_as_current_span("preload"):
+        pass
+    trace.get_tracer_provider().force_flush()
+
     def app(environ, start_response):
         with tracer.start_as_current_span("handle") as span:
             span.set_attribute("worker.pid", os.getpid())
@@ -91,6 +96,10 @@ class TestGunicornPreload:
             pids = worker_pids(otlp)
             assert served == set(pids)
             assert {pid: pid for pid in served} == pids
+            masters = {
+                res["process.pid"] for res, _, s in otlp.received.spans if s.name == "preload"
+            }
+            assert {server.pid} == masters
         finally:
             server.terminate()
             try:
