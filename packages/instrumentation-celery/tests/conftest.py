@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -59,9 +60,12 @@ def make_app(broker: str, queue: str) -> Celery:
 
 
 @pytest.fixture(scope="session")
-def celery_app(redis_server: Any) -> Celery:
+def celery_app(redis_server: Any) -> Iterator[Celery]:
     """The test app on the session's redis-server (database 0, a queue of its own)."""
-    return make_app(f"{redis_server.url}/0", f"spanwise-{uuid.uuid4().hex[:8]}")
+    app = make_app(f"{redis_server.url}/0", f"spanwise-{uuid.uuid4().hex[:8]}")
+    yield app
+    gc.collect()  # results unsubscribe when collected: do it while redis-server still runs
+    app.close()
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,29 @@ class TestCeleryInstrumentor:
         inst.uninstrument()
         assert 7 == celery_app.tasks["tests.add"].delay(3, 4).get(timeout=TIMEOUT)
         assert [] == telemetry.spans()
+
+    def test_instrument_twice_traces_once(self, celery_app, celery_worker, telemetry, finished):
+        """A second instrument() changes nothing: one span per publish and per execution."""
+        inst = CeleryInstrumentor()
+        inst.instrument()
+        inst.instrument()
+        try:
+            assert 2 == celery_app.tasks["tests.add"].delay(1, 1).get(timeout=TIMEOUT)
+            finished("process tests.add")
+        finally:
+            inst.uninstrument()
+        names = sorted(s.name for s in telemetry.spans())
+        assert ["process tests.add", "send tests.add"] == names
+
+    def test_disabled_by_environment(self, monkeypatch, telemetry):
+        """``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=celery``: nothing is patched or connected."""
+        monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "celery")
+        original = celery.app.base.Celery.__dict__["send_task"]
+        receivers = len(signals.task_prerun.receivers)
+        inst = CeleryInstrumentor()
+        inst.instrument()
+        assert (False, original, receivers) == (
+            inst.is_instrumented,
+            celery.app.base.Celery.__dict__["send_task"],
+            len(signals.task_prerun.receivers),
+        )
