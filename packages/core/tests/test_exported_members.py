@@ -37,7 +37,7 @@ class TestExportedMembers:
         assert sorted(
             [
                 "CapturedTelemetry", "JsonLinesSpanExporter", "OtlpReceiver", "Received", "SpanRecord",
-                "SwitchableSampler", "otlp_attributes",
+                "SwitchableSampler", "otlp_attributes", "span_record",
                 "assert_span_tree", "captured_telemetry", "free_port", "install_jsonl_export",
                 "read_spans", "render_tree", "to_record", "wait_for_port",
             ]

@@ -30,9 +30,17 @@ class TestOtlpReceiver:
             provider.shutdown()
             received = rx.snapshot()
             groups = dict(rx.spans_by_trace())
+            records = rx.span_records()
         resource, scope, span = received.spans[0]
         assert ("svc", "t", "hello", 1) == (resource["service.name"], scope, span.name, len(groups))
         assert ["/v1/traces"] == [p for p, _ in payloads]
+        (record,) = records
+        assert ("hello", "INTERNAL", {"k": 1}, "svc") == (
+            record.name,
+            record.kind,
+            record.attributes,
+            record.resource["service.name"],
+        )
 
     def test_grpc_endpoint_when_available(self) -> None:
         """With grpcio installed, a gRPC endpoint is served too."""

@@ -3,7 +3,7 @@
 from ._capture import CapturedTelemetry, SwitchableSampler, captured_telemetry
 from ._jsonl import JsonLinesSpanExporter, install_jsonl_export, read_spans
 from ._net import free_port, wait_for_port
-from ._otlp import OtlpReceiver, Received, otlp_attributes
+from ._otlp import OtlpReceiver, Received, otlp_attributes, span_record
 from ._tree import SpanRecord, assert_span_tree, render_tree, to_record
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "otlp_attributes",
     "read_spans",
     "render_tree",
+    "span_record",
     "to_record",
     "wait_for_port",
 ]

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OtlpReceiver", "Received", "otlp_attributes"]
+from ._tree import SpanRecord
+
+__all__ = ["OtlpReceiver", "Received", "otlp_attributes", "span_record"]
+
+_KINDS = {0: "INTERNAL", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
 
 def _value(v: Any) -> Any:
@@ -27,6 +32,30 @@ def _value(v: Any) -> Any:
 def otlp_attributes(kvs: Any) -> dict[str, Any]:
     """A protobuf ``KeyValue`` list as a plain dict."""
     return {kv.key: _value(kv.value) for kv in kvs}
+
+
+def span_record(resource: dict[str, Any], scope: str, span: Any) -> SpanRecord:
+    """A received protobuf span as a :class:`SpanRecord` (for the tree renderers)."""
+    parent = span.parent_span_id
+    return SpanRecord(
+        name=span.name,
+        kind=_KINDS.get(span.kind, "INTERNAL"),
+        trace_id=int.from_bytes(span.trace_id, "big"),
+        span_id=int.from_bytes(span.span_id, "big"),
+        parent_span_id=int.from_bytes(parent, "big") if parent else None,
+        start_time=span.start_time_unix_nano,
+        end_time=span.end_time_unix_nano,
+        status=_STATUS.get(span.status.code, "UNSET"),
+        status_description=span.status.message or None,
+        attributes=otlp_attributes(span.attributes),
+        events=tuple(e.name for e in span.events),
+        links=tuple(
+            (int.from_bytes(link.trace_id, "big"), int.from_bytes(link.span_id, "big"))
+            for link in span.links
+        ),
+        resource=resource,
+        scope=scope,
+    )
 
 
 @dataclass
@@ -253,3 +282,7 @@ class OtlpReceiver:
         for _, _, span in self.snapshot().spans:
             groups.setdefault(span.trace_id.hex(), []).append(span)
         yield from groups.items()
+
+    def span_records(self) -> list[SpanRecord]:
+        """Every received span as a :class:`SpanRecord`, resource included."""
+        return [span_record(res, scope, span) for res, scope, span in self.snapshot().spans]
