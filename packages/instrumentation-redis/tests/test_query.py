@@ -69,6 +69,18 @@ class TestQueryText:
         """AUTH and HELLO keep only their name, even in raw mode."""
         assert [args[0], args[0]] == [query_text(args), query_text(args, raw=True)]
 
+    @pytest.mark.parametrize(
+        "args",
+        [("GET", b"k"), ("SET", "k", "v"), ("AUTH", "pw"), ("SCRIPT LOAD", "x"), ("PING",)],
+    )
+    def test_given_name_same_text(self, args: tuple[Any, ...]) -> None:
+        """Passing the already computed name changes nothing."""
+        assert query_text(args) == query_text(args, name=command_name(args[0]))
+
+    def test_multiword_hidden_command(self) -> None:
+        """A hidden command stays hidden when sent with a subcommand in its name."""
+        assert "HELLO 3" == query_text(("HELLO 3", "AUTH", "u", "pw"))
+
     def test_raw_keeps_values(self) -> None:
         """Raw mode (an explicit opt-in) keeps values."""
         assert "SET k v" == query_text(("SET", "k", "v"), raw=True)

@@ -22,6 +22,7 @@ _PAIRS = -3  # key, value, key, value (MSET k1 v1 k2 v2)
 _NUMKEYS = -4  # script/sha, numkeys, keys..., args... (EVAL, FCALL)
 _HIDDEN = -5  # no argument is recorded at all, not even as ``?`` (AUTH, HELLO)
 _SUBCOMMAND = -6  # the first argument is a subcommand keyword (CONFIG GET ?)
+_SUBCOMMAND_DONE = -7  # the name already holds the subcommand ("CONFIG GET" ?)
 
 _FIRST_KEY = (
     "APPEND BITCOUNT BITFIELD BITFIELD_RO BITPOS DECR DECRBY DUMP EXPIRE EXPIREAT EXPIRETIME "
@@ -88,22 +89,36 @@ def _is_keyword(arg: Any) -> bool:
     return 0 < len(text) <= 32 and text.replace("-", "").replace("_", "").isalpha()
 
 
-def query_text(args: Sequence[Any], raw: bool = False) -> str:
+def query_text(args: Sequence[Any], raw: bool = False, name: str | None = None) -> str:
     """``db.query.text`` for one command: the name and keys as sent, every value as ``?``.
 
     ``AUTH``, ``HELLO`` and ``MIGRATE`` keep only their name (credentials never appear), even
-    when *raw* asks for values to be kept for every other command.
+    when *raw* asks for values to be kept for every other command. *name* is
+    :func:`command_name` of ``args[0]`` when the caller has it already.
     """
-    name = command_name(args[0])
-    head = name.split(" ", 1)[0]
-    spec = _KEYS.get(head, 0)
-    if spec == _HIDDEN:
-        return name
+    if name is None:
+        name = command_name(args[0])
+    count = len(args)
+    if " " in name:  # "SCRIPT LOAD", "CONFIG SET": the subcommand is already in the name
+        spec = _KEYS.get(name.split(" ", 1)[0], 0)
+        if spec == _HIDDEN:
+            return name
+        spec = _SUBCOMMAND_DONE
+    else:
+        spec = _KEYS.get(name, 0)
+        if spec == _HIDDEN:
+            return name
+    if spec == 1 and not raw and count <= MAX_ARGS + 1:  # the common case: GET k, SET k v
+        if count == 1:
+            return name
+        key = args[1]
+        text = key[:MAX_TOKEN] if type(key) is str else _token(key)
+        return f"{name} {text}" + " ?" * (count - 2)
     parts = [name]
     rest = args[1 : MAX_ARGS + 1]
     if raw:
         parts.extend(_token(a) for a in rest)
-    elif " " in name:  # "SCRIPT LOAD", "CONFIG SET": the subcommand is already in the name
+    elif spec == _SUBCOMMAND_DONE:
         parts.extend("?" for _ in rest)
     elif spec == _SUBCOMMAND:
         if rest and _is_keyword(rest[0]):
@@ -113,7 +128,7 @@ def query_text(args: Sequence[Any], raw: bool = False) -> str:
             parts.extend("?" for _ in rest)
     else:
         parts.extend(_render(spec, args))
-    if len(args) > MAX_ARGS + 1:
+    if count > MAX_ARGS + 1:
         parts.append("…")
     return " ".join(parts)
 

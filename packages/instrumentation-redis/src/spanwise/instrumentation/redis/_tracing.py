@@ -96,12 +96,12 @@ class RedisSteps:
             yield None
             return
         namespace, host, port = connection_info(instance)
-        op = self.db.start(
-            command_name(args[0]), namespace=namespace, server_address=host, server_port=port
-        )
+        name = command_name(args[0])
+        op = self.db.start(name, namespace=namespace, server_address=host, server_port=port)
         if op.recording:
             if self._text:
-                op.span.set_attribute(DB_QUERY_TEXT, query_text(args, self.raw)[: self._max_length])
+                text = query_text(args, self.raw, name)
+                op.span.set_attribute(DB_QUERY_TEXT, text[: self._max_length])
             if self.request_hook is not None:
                 self.guard.hook(
                     "redis.request_hook", self.request_hook, op.span, instance, args, kwargs
