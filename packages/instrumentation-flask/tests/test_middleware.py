@@ -131,6 +131,7 @@ class TestPropagation:
             {"traceparent": "00-" + "0" * 32 + "-" + "0" * 16 + "-01"},
             {"traceparent": TRACEPARENT, "tracestate": "=,=;" * 200, "baggage": "%%%;;=="},
             {"traceparent": "00-" + "a" * 9000},
+            {"traceparent": "00-\xff\xfe-\x00", "baggage": "k=\xff\xfe", "User-Agent": "\xff"},
         ],
     )
     def test_malformed_headers_start_a_fresh_trace(
