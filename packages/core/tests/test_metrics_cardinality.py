@@ -15,11 +15,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from spanwise.core.metrics import (
     DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_ATTRIBUTE,
+    _cardinality,
     cardinality_limit,
     install_cardinality_guard,
     uninstall_cardinality_guard,
 )
-from spanwise.core.metrics import _cardinality
 
 OVERFLOW = {OVERFLOW_ATTRIBUTE: True}
 
