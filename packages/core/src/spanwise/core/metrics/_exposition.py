@@ -59,6 +59,7 @@ def render_metrics(data: MetricsData | None, openmetrics: bool = True) -> str:
     .. versionadded:: 0.1.0
     """
     families: dict[str, _Family] = {}
+    taken: dict[str, _Family] = {}  # sample name -> the family that writes it
     target: list[str] = []
     for resource_metrics in data.resource_metrics if data is not None else ():
         if not target:
@@ -70,7 +71,7 @@ def render_metrics(data: MetricsData | None, openmetrics: bool = True) -> str:
             if scope_metrics.scope.version:
                 scope["otel_scope_version"] = scope_metrics.scope.version
             for metric in scope_metrics.metrics:
-                _add_metric(families, metric, scope, openmetrics)
+                _add_metric(families, taken, metric, scope, openmetrics)
     out: list[str] = []
     if target:
         if openmetrics:
@@ -101,7 +102,11 @@ def render_metrics(data: MetricsData | None, openmetrics: bool = True) -> str:
 
 
 def _add_metric(
-    families: dict[str, _Family], metric: Metric, scope: Mapping[str, Any], openmetrics: bool
+    families: dict[str, _Family],
+    taken: dict[str, _Family],
+    metric: Metric,
+    scope: Mapping[str, Any],
+    openmetrics: bool,
 ) -> None:
     data = metric.data
     if isinstance(data, Sum):
@@ -116,8 +121,14 @@ def _add_metric(
     name = metric_family_name(metric.name, metric.unit, kind)
     family = families.get(name)
     if family is None:
+        samples = _samples(name, kind)
+        clash = next((taken[sample] for sample in samples if sample in taken), None)
+        if clash is not None:
+            _skip_once(metric.name, f"its series would clash with the {clash.kind} {clash.name}")
+            return
         unit = unit_suffix(metric.unit, gauge=kind == "gauge")
         family = families[name] = _Family(name, kind, unit, metric.description or "")
+        taken.update(dict.fromkeys(samples, family))
     elif family.kind != kind:
         _skip_once(metric.name, f"its name {name} is already used by a {family.kind}")
         return
@@ -131,6 +142,15 @@ def _add_metric(
                 family.lines.append(f"{name}_total{labels} {_number(point.value)}{exemplar}")
             else:
                 family.lines.append(f"{name}{labels} {_number(point.value)}")
+
+
+def _samples(name: str, kind: str) -> set[str]:
+    """The names a family's samples may use, to keep two families from sharing one."""
+    if kind == "counter":
+        return {name, f"{name}_total", f"{name}_created"}
+    if kind == "histogram":
+        return {name, f"{name}_bucket", f"{name}_sum", f"{name}_count", f"{name}_created"}
+    return {name}
 
 
 def _histogram_lines(
