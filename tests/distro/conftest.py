@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from otlp_receiver import OtlpReceiver
+from spanwise.core.testing import OtlpReceiver
 
 VENV_BIN = str(Path(sys.executable).parent)
 

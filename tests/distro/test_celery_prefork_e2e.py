@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otlp_receiver import OtlpReceiver
+
+from spanwise.core.testing import OtlpReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

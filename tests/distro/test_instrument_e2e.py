@@ -8,7 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from otlp_receiver import OtlpReceiver, Received
+
+from spanwise.core.testing import OtlpReceiver, Received
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from otlp_receiver import OtlpReceiver
 
-from spanwise.core.testing import free_port, wait_for_port
+from spanwise.core.testing import OtlpReceiver, free_port, wait_for_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -267,6 +268,17 @@ class OtlpReceiver:
     def grpc_endpoint(self) -> str:
         """Endpoint for OTLP/gRPC exporters (empty when gRPC is not running)."""
         return f"http://127.0.0.1:{self.grpc_port}" if self.grpc_port else ""
+
+    def wait_for(self, predicate: Callable[[Received], bool], timeout: float = 30.0) -> bool:
+        """Poll until *predicate* holds for what was received (True) or *timeout* (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self.received):
+                    return True
+            time.sleep(0.1)
+        with self.lock:
+            return predicate(self.received)
 
     def snapshot(self) -> Received:
         """A copy of what has arrived so far."""
