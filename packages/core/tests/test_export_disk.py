@@ -154,13 +154,13 @@ class TestEncoding:
         assert ("lib", "1.2.3") == (
             back.instrumentation_scope.name, back.instrumentation_scope.version,
         )  # fmt: skip
-        assert dict(server.attributes) == dict(back.attributes)
+        assert dict(server.attributes or {}) == dict(back.attributes or {})
         assert decoded["child"].parent is not None
         assert not decoded["child"].parent.is_remote
 
     def test_garbage_raises_on_decode(self) -> None:
         """Bytes that are not a trace request do not decode silently."""
-        from google.protobuf.message import DecodeError
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
         with pytest.raises(DecodeError):
             decode_spans(b"\xff\xff\xff\xff garbage")

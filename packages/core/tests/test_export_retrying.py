@@ -324,3 +324,19 @@ class TestForOtlpHttp:
             retrying.shutdown()
         assert [0.0] == retrying.waits
         assert [] == rx.spans
+
+
+class TestExportModule:
+    def test_exported_members(self) -> None:
+        """spanwise.core.export exports exactly these names, each resolvable."""
+        import spanwise.core.export
+
+        assert sorted(
+            [
+                "BufferStats", "ConsoleSpanTreeExporter", "DiskBufferedSpanExporter", "RetryStats",
+                "RetryingSpanExporter", "decode_spans", "encode_spans", "format_duration",
+                "format_trace_tree", "parse_retry_after",
+            ]
+        ) == sorted(spanwise.core.export.__all__)  # fmt: skip
+        for name in spanwise.core.export.__all__:
+            assert hasattr(spanwise.core.export, name), name

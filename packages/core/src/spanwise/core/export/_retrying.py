@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -21,6 +21,8 @@ _log = logging.getLogger(__name__)
 
 #: Responses whose ``Retry-After`` header is honoured.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+_R = TypeVar("_R", bound="RetryingSpanExporter")
 
 
 def parse_retry_after(value: object, now: float | None = None) -> float | None:
@@ -122,7 +124,7 @@ class RetryingSpanExporter(SpanExporter):
 
     @classmethod
     def for_otlp_http(
-        cls,
+        cls: type[_R],
         max_attempts: int = 5,
         initial_delay: float = 1.0,
         max_delay: float = 30.0,
@@ -130,7 +132,7 @@ class RetryingSpanExporter(SpanExporter):
         *,
         max_retry_after: float = 300.0,
         **otlp_kwargs: Any,
-    ) -> RetryingSpanExporter:
+    ) -> _R:
         """An OTLP/HTTP span exporter wrapped so that ``Retry-After`` reaches the retry logic.
 
         ``otlp_kwargs`` go to the official ``OTLPSpanExporter`` (OTLP/HTTP). That exporter
