@@ -18,7 +18,6 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from spanwise.core import Guard, HttpServerTracer, Options
 from spanwise.core.metrics import render_metrics
-from spanwise.core.testing import CapturedTelemetry
 
 EMPTY = Resource.get_empty()
 
@@ -38,7 +37,7 @@ def sampled_span() -> trace.Span:
     return TracerProvider().get_tracer("t").start_span("checkout")
 
 
-def lines(text: str, start: str) -> list[str]:
+def lines(text: str, start: str | tuple[str, ...]) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(start)]
 
 
@@ -169,7 +168,7 @@ class TestGaugesAndConflicts:
             "# TYPE cpu_utilization_ratio gauge",
             "# UNIT cpu_utilization_ratio ratio",
         ] == lines(text, "# ")[:3]
-        assert ["-2", "0.5"] == [line.rsplit(" ", 1)[1] for line in lines(text, ("queue", "cpu"))]  # type: ignore[arg-type]
+        assert ["-2", "0.5"] == [line.rsplit(" ", 1)[1] for line in lines(text, ("queue", "cpu"))]
 
     def test_a_name_taken_by_another_type_is_skipped(self) -> None:
         """Two instruments that translate to one family name of different types: the first wins."""
@@ -186,7 +185,13 @@ class TestGaugesAndConflicts:
 class TestLabels:
     def test_escaping_and_value_types(self) -> None:
         """Label values escape backslash, quote and newline; bools, numbers and lists are text."""
-        attributes = {"path": 'C:\\a"b\nc', "ok": True, "n": 3, "ratio": 0.5, "tags": ["x", "y"]}
+        attributes: dict[str, Any] = {
+            "path": 'C:\\a"b\nc',
+            "ok": True,
+            "n": 3,
+            "ratio": 0.5,
+            "tags": ["x", "y"],
+        }
         data = collect(lambda m: m.create_counter("c").add(1, attributes))
 
         (sample,) = lines(render_metrics(data), "c_total")
@@ -251,9 +256,15 @@ class TestTargetInfo:
 
 
 class TestPluginHistogramExemplars:
-    def request(self, telemetry: CapturedTelemetry) -> None:
+    def request(self, sampled: bool) -> tuple[trace.Span, Any]:
+        """One request through the core's HttpServerTracer, on providers of its own."""
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+        reader = InMemoryMetricReader()
+        meter_provider = MeterProvider(metric_readers=[reader])
+        tracer_provider = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
         tracer = HttpServerTracer(
-            trace.get_tracer("plugin"), telemetry.meter_provider.get_meter("plugin"),
+            tracer_provider.get_tracer("plugin"), meter_provider.get_meter("plugin"),
             Options(name="plugin"), Guard("plugin"),
         )  # fmt: skip
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/cart", "wsgi.url_scheme": "http",
@@ -261,22 +272,27 @@ class TestPluginHistogramExemplars:
         request = tracer.start_wsgi(environ)
         request.set_status_code(200)
         request.end()
+        data = reader.get_metrics_data()
+        assert data is not None
+        (point,) = [
+            point
+            for sm in data.resource_metrics[0].scope_metrics
+            for metric in sm.metrics
+            if metric.name == "http.server.request.duration"
+            for point in metric.data.data_points
+        ]
+        return request.span, point
 
-    def test_sampled_request_links_its_span(self, telemetry: CapturedTelemetry) -> None:
+    def test_sampled_request_links_its_span(self) -> None:
         """http.server.request.duration carries an exemplar with the request span's ids."""
-        self.request(telemetry)
-        span = telemetry.spans()[0]
+        span, point = self.request(sampled=True)
 
-        (point,) = telemetry.metrics()["http.server.request.duration"]
-
-        expected = (span.context.trace_id, span.context.span_id)
+        context = span.get_span_context()
+        expected = (context.trace_id, context.span_id)
         assert [expected] == [(e.trace_id, e.span_id) for e in point.exemplars]
 
-    def test_unsampled_request_has_no_exemplar(self, telemetry: CapturedTelemetry) -> None:
+    def test_unsampled_request_has_no_exemplar(self) -> None:
         """An unsampled request is measured but leaves no exemplar."""
-        telemetry.sample(False)
-        self.request(telemetry)
-
-        (point,) = telemetry.metrics()["http.server.request.duration"]
+        _, point = self.request(sampled=False)
 
         assert (1, []) == (point.count, list(point.exemplars))
