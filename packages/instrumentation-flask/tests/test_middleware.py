@@ -370,3 +370,34 @@ class TestEntryPoints:
         response = Client(outer).get("/inner/users/3")
         response.close()
         assert ["GET /users/<int:uid>"] == servers(telemetry)
+
+
+class _BrokenPropagator:
+    """A propagator whose every method raises."""
+
+    fields: set[str] = set()
+
+    def extract(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken propagator")
+
+    def inject(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broken propagator")
+
+
+class TestHostilePropagator:
+    def test_failing_extract_serves_the_request_in_a_fresh_trace(
+        self, instrumentor: Any, app: Any, telemetry: Any
+    ) -> None:
+        """extract() raising in the global propagator: same response, a root SERVER span."""
+        from opentelemetry import propagate
+
+        bare = get(make_app(), "/users/7", headers={"traceparent": TRACEPARENT})
+        previous = propagate.get_global_textmap()
+        propagate.set_global_textmap(_BrokenPropagator())  # type: ignore[arg-type]
+        try:
+            instrumentor.instrument()
+            traced = get(app, "/users/7", headers={"traceparent": TRACEPARENT})
+        finally:
+            propagate.set_global_textmap(previous)
+        span = telemetry.span("GET /users/<int:uid>")
+        assert (bare, None) == (traced, span.parent)

@@ -276,3 +276,51 @@ class TestMetrics:
         telemetry.metrics()
         requests.get(f"{http_server}/echo", timeout=5)
         assert 1 == sum(p.count for p in telemetry.metrics()["http.client.request.duration"])
+
+
+class _BrokenPropagator:
+    """A propagator whose every method raises."""
+
+    fields: set[str] = set()
+
+    def extract(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken propagator")
+
+    def inject(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broken propagator")
+
+
+class TestHostile:
+    def test_a_failing_propagator_does_not_fail_the_request(
+        self, instrument: Any, http_server: str, telemetry: Any
+    ) -> None:
+        """inject() raising inside the global propagator: the request is sent, the span made."""
+        from opentelemetry import propagate
+
+        previous = propagate.get_global_textmap()
+        propagate.set_global_textmap(_BrokenPropagator())  # type: ignore[arg-type]
+        try:
+            instrument()
+            response = requests.get(f"{http_server}/echo", timeout=5)
+        finally:
+            propagate.set_global_textmap(previous)
+        assert (200, False, ["GET"]) == (
+            response.status_code,
+            "traceparent" in response.json(),
+            [s.name for s in telemetry.spans()],
+        )
+
+    def test_non_ascii_url_and_header_values(
+        self, instrument: Any, http_server: str, telemetry: Any
+    ) -> None:
+        """Percent-encoded and Latin-1 parts reach the server as they do uninstrumented."""
+        url = f"{http_server}/caf%C3%A9?q=%FF%FE"
+        headers = {"X-Latin": "caf\xe9"}
+        bare = requests.get(url, headers=headers, timeout=5).json()
+        instrument()
+        traced = requests.get(url, headers=headers, timeout=5).json()
+        traced.pop("traceparent")
+        assert (bare, f"{http_server}/caf%C3%A9?q=%FF%FE") == (
+            traced,
+            telemetry.span("GET").attributes["url.full"],
+        )
