@@ -8,9 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.trace import SpanContext, TraceFlags
 
+from spanwise.core.propagation import MAX_HEADER_VALUE
 from spanwise.instrumentation.celery._headers import (
     read_retry_of,
     read_sent_at,
+    request_getter,
     write_retry_of,
     write_sent_at,
 )
@@ -81,3 +83,35 @@ class TestRetryOf:
         """Any value reads as a valid span context or ``None``."""
         got = read_retry_of({"spanwise_retry_of": value})
         assert got is None or got.is_valid
+
+
+class TestRequestGetter:
+    """Propagation headers read from a request's fields."""
+
+    def test_exact_key(self):
+        """A text value under the exact key is returned; other keys are not consulted."""
+        carrier = {"traceparent": "00-abc", "Tracestate": "k=v"}
+        assert (["00-abc"], None) == (
+            request_getter.get(carrier, "traceparent"),
+            request_getter.get(carrier, "tracestate"),
+        )
+
+    def test_lists_keep_usable_text_only(self):
+        """Repeated values: text ones kept in order, others dropped."""
+        carrier = {"baggage": ["a=1", 7, None, "b=2", "\udcff"]}
+        assert ["a=1", "b=2"] == request_getter.get(carrier, "baggage")
+
+    def test_unusable_values_are_absent(self):
+        """Non-text, oversized and non-ASCII values read as absent."""
+        values = [None, 5, b"00-abc", "x" * (MAX_HEADER_VALUE + 1), "caf\u00e9", "\udcff", []]
+        assert [None] * len(values) == [request_getter.get({"k": v}, "k") for v in values]
+
+    def test_keys(self):
+        """Only text keys are listed."""
+        assert ["a", "b"] == request_getter.keys({"a": 1, 2: 3, "b": 4})
+
+    @given(st.dictionaries(st.text(max_size=5), anything, max_size=5), st.text(max_size=5))
+    def test_never_raises(self, carrier, key):
+        """Any mapping and key give a list of strings or ``None``."""
+        got = request_getter.get(carrier, key)
+        assert got is None or all(isinstance(v, str) for v in got)

@@ -168,3 +168,16 @@ class TestCanvas:
         assert process.parent is None
         assert [] == list(process.links)
         assert StatusCode.UNSET == process.status.status_code
+
+    def test_hostile_baggage_does_not_cost_a_valid_parent(
+        self, celery_app, celery_worker, instrumented, telemetry, finished
+    ):
+        """A valid ``traceparent`` next to undecodable baggage still makes the span a child."""
+        parent = f"00-{0xABC:032x}-{0xDEF:016x}-01"
+        message = celery_app.amqp.create_task_message("hostile-2", "tests.add", (1, 1), {})
+        message.headers.update({"traceparent": parent, "baggage": "k=\udcff"})
+        with celery_app.producer_or_acquire() as producer:
+            celery_app.amqp.send_task_message(producer, "tests.add", message)
+        assert 2 == celery_app.AsyncResult("hostile-2").get(timeout=TIMEOUT)
+        process = finished("process tests.add")[0]
+        assert (0xABC, 0xDEF) == (process.context.trace_id, process.parent.span_id)

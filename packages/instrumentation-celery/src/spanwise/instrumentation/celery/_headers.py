@@ -10,11 +10,21 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanContext, TraceFlags
+
+from spanwise.core.propagation import MAX_HEADER_VALUE
 
 from ._attributes import HEADER_RETRY_OF, HEADER_SENT_AT
 
-__all__ = ["read_retry_of", "read_sent_at", "write_retry_of", "write_sent_at"]
+__all__ = [
+    "RequestGetter",
+    "read_retry_of",
+    "read_sent_at",
+    "request_getter",
+    "write_retry_of",
+    "write_sent_at",
+]
 
 _RETRY_OF_LENGTH = 32 + 1 + 16
 _HEX = frozenset("0123456789abcdef")
@@ -56,3 +66,40 @@ def read_retry_of(carrier: Mapping[str, Any]) -> SpanContext | None:
         trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
     )
     return context if context.is_valid else None
+
+
+def _usable(value: str) -> bool:
+    return len(value) <= MAX_HEADER_VALUE and value.isascii()
+
+
+class RequestGetter(Getter[Mapping[str, Any]]):
+    """Reads propagation headers from the fields of a Celery request (``vars(task.request)``).
+
+    Keys are looked up exactly: Celery keeps header names as they were published, and a
+    request has some forty other fields that a case-insensitive scan would walk through for
+    every header that is absent (``tracestate`` and ``baggage``, usually). Only ASCII text up to
+    :data:`~spanwise.core.propagation.MAX_HEADER_VALUE` characters is returned: the W3C headers
+    are ASCII, and other text (lone surrogates, say) makes a propagator raise, which would lose
+    a valid ``traceparent`` sent along with it.
+    """
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        try:
+            value = carrier.get(key)
+        except Exception:  # noqa: BLE001 - a hostile mapping
+            return None
+        if isinstance(value, str):
+            return [value] if _usable(value) else None
+        if isinstance(value, (list, tuple)):
+            found = [v for v in value if isinstance(v, str) and _usable(v)]
+            return found or None
+        return None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        try:
+            return [k for k in carrier if isinstance(k, str)]
+        except Exception:  # noqa: BLE001
+            return []
+
+
+request_getter = RequestGetter()

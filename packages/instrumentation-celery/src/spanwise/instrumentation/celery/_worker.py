@@ -15,10 +15,9 @@ from typing import Any
 
 from spanwise.core import Guard
 from spanwise.core._messaging import MessagingOperation, MessagingTracer
-from spanwise.core.propagation import dict_getter
 
 from ._attributes import CELERY_TASK_NAME, CELERY_TASK_RETRIES, TASK_LINK_ATTRIBUTE
-from ._headers import MAX_WAIT_SECONDS, read_retry_of, read_sent_at
+from ._headers import MAX_WAIT_SECONDS, read_retry_of, read_sent_at, request_getter
 from ._metrics import TaskMetrics
 
 __all__ = ["OUTCOMES", "TaskRun", "TaskTracer", "current_run"]
@@ -127,14 +126,13 @@ class TaskTracer:
         op = self.messaging.start_process(
             destination,
             carrier=carrier,
-            getter=dict_getter,
+            getter=request_getter,
             link=self.link if per_task is None else bool(per_task),
             message_id=task_id,
             attributes={
                 CELERY_TASK_NAME: name,
                 CELERY_TASK_RETRIES: retries if isinstance(retries, int) else 0,
             },
-            count_consumed=True,
         )
         if op.recording:
             op.span.update_name(f"process {name}")
