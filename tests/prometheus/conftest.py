@@ -50,6 +50,15 @@ class Prometheus:
             stderr=(self.workdir / "prometheus.log").open("wb"),
         )  # fmt: skip
         wait_for_port(self.port, timeout=20)
+        self.poll(self._ready, timeout=20)
+
+    def _ready(self) -> bool:
+        """Prometheus listens before its storage is up and answers 503 until it is."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2):
+                return True
+        except OSError:
+            return False
 
     def api(self, path: str, **params: Any) -> Any:
         url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
