@@ -216,6 +216,20 @@ class TestStreaming:
             [s.name for s in telemetry.spans()],
         )
 
+    def test_spans_started_while_streaming_are_children(
+        self, instrumentor: Any, app: Any, telemetry: Any
+    ) -> None:
+        """Spans a streaming generator starts nest under the request's span."""
+        instrumentor.instrument()
+        assert (200, b"xx") == get(app, "/stream-traced")
+        telemetry.assert_tree(
+            """
+            GET /stream-traced [SERVER]
+            ├── chunk 0 [INTERNAL]
+            └── chunk 1 [INTERNAL]
+            """
+        )
+
     def test_failure_while_streaming_is_recorded(
         self, instrumentor: Any, app: Any, telemetry: Any
     ) -> None:

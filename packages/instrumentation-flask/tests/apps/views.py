@@ -39,6 +39,15 @@ def make_app() -> flask.Flask:
 
         return flask.Response(chunks(), mimetype="text/plain")
 
+    @app.route("/stream-traced")
+    def stream_traced() -> Any:
+        def chunks() -> Iterator[bytes]:
+            for i in range(2):
+                with trace.get_tracer("views").start_as_current_span(f"chunk {i}"):
+                    yield b"x"
+
+        return flask.Response(chunks(), mimetype="text/plain")
+
     @app.route("/stream-fails")
     def stream_fails() -> Any:
         def chunks() -> Iterator[bytes]:

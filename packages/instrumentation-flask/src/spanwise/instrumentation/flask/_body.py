@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
 from spanwise.core import Guard, ServerRequest
 
 __all__ = ["ClosingBody"]
@@ -13,8 +16,9 @@ class ClosingBody:
     """Wraps the WSGI response iterable; iterates it unchanged and keeps ``close()`` semantics.
 
     The server calls :meth:`close` once it has sent the last byte (PEP 3333), so a streamed
-    response is timed to its end. An exception raised while streaming is recorded on the span
-    and re-raised unchanged.
+    response is timed to its end. The request's span is current while each chunk is produced,
+    so spans a streaming generator starts are its children. An exception raised while
+    streaming is recorded on the span and re-raised unchanged.
 
     .. versionadded:: 0.1.0
     """
@@ -27,16 +31,24 @@ class ClosingBody:
         self._guard = guard
 
     def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._body
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
+        request = self._request
+        ctx = trace.set_span_in_context(request.span)
+        iterator = iter(self._body)
+        while True:
+            token = otel_context.attach(ctx)
             try:
-                self._request.record_exception(exc)
-            except Exception as own:  # noqa: BLE001
-                self._guard.report("flask.body", own)
-            raise
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except BaseException as exc:
+                try:
+                    request.record_exception(exc)
+                except Exception as own:  # noqa: BLE001
+                    self._guard.report("flask.body", own)
+                raise
+            finally:
+                otel_context.detach(token)
+            yield chunk
 
     def close(self) -> None:
         """Close the application's iterable (if it can be closed), then end the span."""
