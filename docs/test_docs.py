@@ -350,6 +350,7 @@ def _load_generator() -> Any:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["_gen_config"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
