@@ -197,7 +197,7 @@ def _string(node: ast.expr | None, consts: Mapping[str, str]) -> str | None:
 
 def _template(node: ast.JoinedStr) -> str | None:
     """``f"OTEL_PYTHON_{name.upper()}_EXCLUDED_URLS"`` as ``OTEL_PYTHON_<…>_EXCLUDED_URLS``."""
-    text = "".join(v.value if isinstance(v, ast.Constant) else "<…>" for v in node.values)
+    text = "".join(str(v.value) if isinstance(v, ast.Constant) else "<…>" for v in node.values)
     return text if ENV_NAME.match(text.replace("<…>", "X")) else None
 
 
@@ -338,7 +338,9 @@ def shared_vocabulary(plugin_name: str = "<name>") -> list[tuple[str, list[str]]
         return list(dict.fromkeys(recorder.read))
 
     # Neutral values: the recorder only sees what a missing keyword falls back to.
-    neutral = {k: False if k == "capture_sensitive_headers" else [] for k in keywords}
+    neutral: dict[str, object] = {
+        k: False if k == "capture_sensitive_headers" else [] for k in keywords
+    }
     baseline = set(reads(neutral))
     out: list[tuple[str, list[str]]] = []
     for key, eager in keywords.items():
