@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import spanwise.core
+import spanwise.core.logs
 import spanwise.core.propagation
 import spanwise.core.semconv
 import spanwise.core.testing
@@ -13,7 +14,8 @@ class TestExportedMembers:
         """spanwise.core exports exactly these names."""
         assert sorted(
             [
-                "Around", "Call", "ClientRequest", "DbClientTracer", "DbOperation", "ExcludedUrls",
+                "OPERATION_TYPE_PROCESS", "OPERATION_TYPE_RECEIVE", "OPERATION_TYPE_SEND",
+                "MessagingOperation", "MessagingTracer", "Around", "Call", "ClientRequest", "DbClientTracer", "DbOperation", "ExcludedUrls",
                 "Guard", "HeaderCapture", "HttpClientTracer", "HttpServerTracer", "Instrumentor",
                 "LibraryCheck", "Options", "Patcher", "ServerRequest", "Wrapper", "__version__",
                 "check_library", "disabled_instrumentations", "env_bool", "env_int", "env_list",

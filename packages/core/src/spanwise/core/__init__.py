@@ -15,11 +15,21 @@ from ._guard import Guard
 from ._http_client import ClientRequest, HttpClientTracer
 from ._http_server import HttpServerTracer, ServerRequest
 from ._instrumentor import Instrumentor
+from ._messaging import (
+    OPERATION_TYPE_PROCESS,
+    OPERATION_TYPE_RECEIVE,
+    OPERATION_TYPE_SEND,
+    MessagingOperation,
+    MessagingTracer,
+)
 from ._patching import Around, Call, Patcher, Wrapper
 from ._version import __version__
 from ._versions import LibraryCheck, check_library, supported_requirements
 
 __all__ = [
+    "OPERATION_TYPE_PROCESS",
+    "OPERATION_TYPE_RECEIVE",
+    "OPERATION_TYPE_SEND",
     "Around",
     "Call",
     "ClientRequest",
@@ -32,6 +42,8 @@ __all__ = [
     "HttpServerTracer",
     "Instrumentor",
     "LibraryCheck",
+    "MessagingOperation",
+    "MessagingTracer",
     "Options",
     "Patcher",
     "ServerRequest",

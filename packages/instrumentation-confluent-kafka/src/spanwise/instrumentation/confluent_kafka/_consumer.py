@@ -13,8 +13,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from spanwise.core import Guard
-from spanwise.core._messaging import MessagingOperation, MessagingTracer
+from spanwise.core import Guard, MessagingOperation, MessagingTracer
 from spanwise.core.propagation import kafka_getter
 from spanwise.core.semconv import MESSAGING_KAFKA_OFFSET
 

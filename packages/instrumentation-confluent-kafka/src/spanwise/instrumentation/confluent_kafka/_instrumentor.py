@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 
 import wrapt
 
-from spanwise.core import Instrumentor
-from spanwise.core._messaging import MessagingTracer
+from spanwise.core import Instrumentor, MessagingTracer
 
 from . import _consumer
 from ._clients import STATE_ATTRIBUTE, ConsumerState, ProducerState, client_config

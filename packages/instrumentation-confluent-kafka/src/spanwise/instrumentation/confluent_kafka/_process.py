@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from spanwise.core._messaging import MessagingOperation
+from spanwise.core import MessagingOperation
 from spanwise.core.propagation import kafka_getter
 
 from . import _consumer

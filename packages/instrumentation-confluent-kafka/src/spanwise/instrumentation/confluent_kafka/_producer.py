@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-from spanwise.core import Guard
-from spanwise.core._messaging import MessagingOperation, MessagingTracer
+from spanwise.core import Guard, MessagingOperation, MessagingTracer
 from spanwise.core.propagation import kafka_setter
 
 from ._clients import state_of

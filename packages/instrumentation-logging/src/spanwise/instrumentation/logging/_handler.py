@@ -18,7 +18,7 @@ from opentelemetry.trace import (
 )
 
 from spanwise.core import Guard, max_attribute_length
-from spanwise.core._logs import (
+from spanwise.core.logs import (
     LogEmitter,
     log_attributes,
     log_value,

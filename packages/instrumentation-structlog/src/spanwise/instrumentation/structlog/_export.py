@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import get_current_span
 
 from spanwise.core import Guard, max_attribute_length
-from spanwise.core._logs import (
+from spanwise.core.logs import (
     LogEmitter,
     log_attributes,
     log_value,
