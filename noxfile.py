@@ -29,7 +29,15 @@ nox.options.sessions = ["lint", "types", "tests"]
 ROOT = Path(__file__).parent
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 PYTHONS = [v for v in ("3.10", "3.11", "3.12", "3.13") if shutil.which(f"python{v}")] or None
-TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis", "requests", "httpx", "gunicorn", "uvicorn"]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-timeout",
+    "hypothesis",
+    "requests",
+    "httpx",
+    "gunicorn",
+    "uvicorn",
+]
 
 
 def metadata(package: str) -> dict:  # type: ignore[type-arg]
@@ -77,11 +85,10 @@ def types(session: nox.Session) -> None:
     """mypy --strict on every package's src."""
     modules = []
     for package in PACKAGES:
-        src = ROOT / "packages" / package / "src" / "spanwise"
-        for init in sorted(src.rglob("__init__.py")):
-            parts = init.parent.relative_to(src.parent).parts
-            if len(parts) <= 3:
-                modules += ["-p", ".".join(parts)]
+        src = ROOT / "packages" / package / "src"
+        # The distribution's own package is the one holding py.typed.
+        for marker in sorted(src.rglob("py.typed")):
+            modules += ["-p", ".".join(marker.parent.relative_to(src).parts)]
     session.run("mypy", *modules)
 
 

@@ -6,10 +6,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
@@ -25,7 +25,9 @@ def import_name(package: Path) -> str:
         return "spanwise.core"
     if package.name == "distro":
         return "spanwise.distro"
-    return "spanwise.instrumentation." + package.name.removeprefix("instrumentation-").replace("-", "_")
+    return "spanwise.instrumentation." + package.name.removeprefix("instrumentation-").replace(
+        "-", "_"
+    )
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
@@ -63,8 +65,12 @@ class TestPackageLayout:
         tree = ast.parse(init.read_text())
         for node in tree.body:
             is_doc = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            is_all = isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["__all__"]
-            assert is_doc or is_all or isinstance(node, (ast.Import, ast.ImportFrom)), ast.dump(node)[:80]
+            is_all = isinstance(node, ast.Assign) and [
+                getattr(t, "id", "") for t in node.targets
+            ] == ["__all__"]
+            assert is_doc or is_all or isinstance(node, (ast.Import, ast.ImportFrom)), ast.dump(
+                node
+            )[:80]
 
 
 class TestDeclaredOnce:
@@ -106,7 +112,9 @@ class TestStandaloneWheels:
             name = project(package)["name"]
             (wheel,) = dist.glob(name.replace("-", "_") + "-*.whl")
             venv = tmp_path / f"venv-{package.name}"
-            subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=120)
+            subprocess.run(
+                [uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=120
+            )
             python = venv / "bin" / "python"
             subprocess.run(
                 [uv, "pip", "install", "-q", "-p", str(python), "--find-links", str(dist), str(wheel)],
@@ -116,7 +124,9 @@ class TestStandaloneWheels:
                 [uv, "pip", "freeze", "-p", str(python)], capture_output=True, text=True, check=True
             ).stdout
             ours = sorted(
-                re.split(r"==| @ ", line)[0] for line in listing.splitlines() if line.startswith("spanwise")
+                re.split(r"==| @ ", line)[0]
+                for line in listing.splitlines()
+                if line.startswith("spanwise")
             )
             expected = sorted({name, "spanwise-core"})
             assert expected == ours, name
