@@ -6,13 +6,9 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from spanwise.core.semconv import (
-    DURATION_BUCKETS_HTTP,
-    MESSAGING_DESTINATION_NAME,
-    MESSAGING_SYSTEM,
-)
+from spanwise.core.semconv import DURATION_BUCKETS_HTTP, MESSAGING_DESTINATION_NAME
 
-from ._attributes import CELERY_TASK_NAME, CELERY_TASK_OUTCOME, SYSTEM
+from ._attributes import CELERY_TASK_NAME, CELERY_TASK_OUTCOME
 
 __all__ = ["TASK_EXECUTIONS", "TASK_WAIT_DURATION", "TaskMetrics"]
 
@@ -48,8 +44,9 @@ class TaskMetrics:
 
     @staticmethod
     def attributes(task_name: str, destination: str | None) -> dict[str, Any]:
-        """The attributes both metrics carry."""
-        attrs: dict[str, Any] = {MESSAGING_SYSTEM: SYSTEM, CELERY_TASK_NAME: task_name}
+        """The attributes both metrics carry (no ``messaging.system``: the metric names say
+        ``celery``, and every attribute costs on each record)."""
+        attrs: dict[str, Any] = {CELERY_TASK_NAME: task_name}
         if destination:
             attrs[MESSAGING_DESTINATION_NAME] = destination
         return attrs
