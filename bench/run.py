@@ -1,9 +1,11 @@
 """Spanwise benchmark runner: bare vs opentelemetry-python-contrib vs Spanwise, in one run.
 
 Each scenario in bench/scenarios runs in its own fresh process per variant (bare, contrib,
-spanwise), interleaved round by round so drift in the machine hits every variant alike. Each
-process measures the operation sampled (ALWAYS_ON) and unsampled (ALWAYS_OFF). The floor, one bare
-SDK span plus one histogram record, is measured in the same run.
+spanwise), interleaved round by round (and in a rotated order each round) so drift in the machine
+hits every variant alike. Each process measures the operation sampled (ALWAYS_ON) and unsampled
+(ALWAYS_OFF), alternating batches, in CPU time of the measuring thread (noise from other processes
+on a shared machine is not counted); a variant's figure is the median of its rounds. The floor,
+one bare SDK span plus one histogram record, is measured in the same run.
 
     python bench/run.py            # full: 3 rounds
     python bench/run.py --quick    # under a minute
@@ -65,7 +67,9 @@ def start_redis() -> tuple[subprocess.Popen[bytes] | None, int | None]:
     return proc, port
 
 
-def run_child(path: Path, variant: str, target: float, repeats: int, env: dict[str, str]) -> dict[str, Any]:
+def run_child(
+    path: Path, variant: str, target: float, repeats: int, env: dict[str, str]
+) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(HERE / "_child.py"), str(path), variant, str(target), str(repeats)],
         capture_output=True,
@@ -80,7 +84,9 @@ def run_child(path: Path, variant: str, target: float, repeats: int, env: dict[s
     return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
-def summarise(samples: dict[str, list[dict[str, Any]]], floor: dict[str, float | None]) -> dict[str, Any]:
+def summarise(
+    samples: dict[str, list[dict[str, Any]]], floor: dict[str, float | None]
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for mode in MODES:
         per_variant: dict[str, Any] = {}
@@ -114,7 +120,8 @@ def table(results: dict[str, Any], floor: dict[str, float | None]) -> str:
         f"Floor (one SDK span + one histogram record): sampled {fmt(floor['sampled'])} µs, "
         f"unsampled {fmt(floor['unsampled'])} µs",
         "",
-        "| scenario | mode | bare µs | contrib overhead µs | spanwise overhead µs | spanwise/contrib | spanwise/floor |",
+        "| scenario | mode | bare µs | contrib overhead µs | spanwise overhead µs "
+        "| spanwise/contrib | spanwise/floor |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, res in results.items():
@@ -130,8 +137,12 @@ def table(results: dict[str, Any], floor: dict[str, float | None]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one round, short batches (< 1 minute)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one round, short batches (< 1 minute)"
+    )
     parser.add_argument("-k", dest="pattern", help="only scenarios whose file name contains this")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--output", default=str(HERE / "results.json"))
@@ -150,17 +161,29 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.monotonic()
     try:
-        for _ in range(rounds):
+        for round_no in range(rounds):
             for path in files:
-                variants = ("bare",) if path.stem == "floor" else VARIANTS
+                shift = round_no % len(VARIANTS)
+                variants = (
+                    ("bare",) if path.stem == "floor" else VARIANTS[shift:] + VARIANTS[:shift]
+                )
                 for variant in variants:
                     if variant == "contrib" and contrib_module(path) is None:
-                        samples[path.stem][variant].append({"variant": variant, "error": "no contrib plugin"})
+                        samples[path.stem][variant].append(
+                            {"variant": variant, "error": "no contrib plugin"}
+                        )
                         continue
-                    if variant == "contrib" and importlib.util.find_spec(contrib_module(path) or "") is None:
-                        samples[path.stem][variant].append({"variant": variant, "error": "contrib not installed"})
+                    if (
+                        variant == "contrib"
+                        and importlib.util.find_spec(contrib_module(path) or "") is None
+                    ):
+                        samples[path.stem][variant].append(
+                            {"variant": variant, "error": "contrib not installed"}
+                        )
                         continue
-                    samples[path.stem][variant].append(run_child(path, variant, target, repeats, env))
+                    samples[path.stem][variant].append(
+                        run_child(path, variant, target, repeats, env)
+                    )
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
@@ -168,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
 
     floor_samples = samples.pop("floor")["bare"]
     floor = {
-        mode: (round(statistics.median(v), 3) if (v := [s[mode] for s in floor_samples if mode in s]) else None)
+        mode: (
+            round(statistics.median(v), 3)
+            if (v := [s[mode] for s in floor_samples if mode in s])
+            else None
+        )
         for mode in MODES
     }
     results = {name: summarise(s, floor) for name, s in samples.items()}
@@ -177,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "rounds": rounds,
         "seconds": round(time.monotonic() - started, 1),
+        "clock": "thread CPU time (time.thread_time_ns), best batch per process, median of rounds",
         "floor_us": floor,
         "scenarios": results,
     }
     Path(args.output).write_text(json.dumps(payload, indent=2) + "\n")
     print(table(results, floor))
-    print(f"\n{len(results)} scenarios, {rounds} round(s), {payload['seconds']} s; wrote {args.output}")
+    summary = f"{len(results)} scenarios, {rounds} round(s), {payload['seconds']} s"
+    print(f"\n{summary}; wrote {args.output}")
     return 0
 
 
