@@ -29,15 +29,27 @@ nox.options.sessions = ["lint", "types", "tests"]
 ROOT = Path(__file__).parent
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 PYTHONS = [v for v in ("3.10", "3.11", "3.12", "3.13") if shutil.which(f"python{v}")] or None
-TEST_DEPS = [
-    "pytest>=8",
-    "pytest-timeout",
-    "hypothesis",
-    "requests",
-    "httpx",
-    "gunicorn",
-    "uvicorn",
-]
+TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis"]
+# What each plugin's tests need besides the library under test: its servers, clients and
+# drivers, unpinned, so they resolve around the pinned library. Installing the whole ``libs``
+# group instead makes old pins unsatisfiable (requests 2.20 against ``requests>=2.28``) or drags
+# in libraries that conflict with them; a package missing here still gets the whole group.
+PACKAGE_TEST_DEPS: dict[str, list[str]] = {
+    "instrumentation-celery": ["celery[redis]"],
+    "instrumentation-confluent-kafka": [],
+    "instrumentation-django": ["requests", "gunicorn", "uvicorn"],
+    "instrumentation-fastapi": ["httpx", "uvicorn", "websockets"],
+    "instrumentation-flask": ["requests", "gunicorn"],
+    "instrumentation-redis": [],
+    "instrumentation-requests": [],
+    "instrumentation-sqlalchemy": ["aiosqlite", "asyncpg", "psycopg[binary]", "greenlet"],
+    "instrumentation-structlog": [],
+}
+# Printed by each matrix session, so its log says which versions were actually tested.
+VERSIONS = (
+    "import sys; from importlib.metadata import version; "
+    "print('tested against', ', '.join(f'{n} {version(n)}' for n in sys.argv[1:]))"
+)
 
 
 def metadata(package: str) -> dict:  # type: ignore[type-arg]
@@ -106,8 +118,10 @@ def matrix(session: nox.Session, package: str, bound: str) -> None:
     """A plugin's tests against the oldest and newest versions of its declared range."""
     pins = [bounds(r)[0 if bound == "oldest" else 1] for r in instruments(package)]
     install_workspace_package(session, package)
-    # The pins win: the rest of the libs group resolves around them.
-    session.install(*TEST_DEPS, *libs_group(), *pins)
+    # The pins win: the test dependencies resolve around them.
+    session.install(*TEST_DEPS, *PACKAGE_TEST_DEPS.get(package, libs_group()), *pins)
+    names = [re.split(r"[<>=!~ \[;]", pin, maxsplit=1)[0] for pin in pins]
+    session.run("python", "-c", VERSIONS, *names)
     session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
