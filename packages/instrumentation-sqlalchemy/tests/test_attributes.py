@@ -39,9 +39,10 @@ class TestDbSystem:
 
 
 class TestEngineInfo:
+    # The URLs name asyncpg, a PostgreSQL dialect SQLAlchemy 1.4 and 2 both ship; nothing connects.
     def test_server_engine(self) -> None:
         """Host, port and database come from the URL; the password never appears."""
-        engine = create_engine("postgresql+psycopg://app:s3cret@db.example:5433/shop")
+        engine = create_engine("postgresql+asyncpg://app:s3cret@db.example:5433/shop")
         info = EngineInfo(engine)
         assert (
             info.system,
@@ -55,7 +56,7 @@ class TestEngineInfo:
 
     def test_default_port_not_set(self) -> None:
         """Without a port in the URL server.port is left out."""
-        info = EngineInfo(create_engine("postgresql+psycopg://db.example/shop"))
+        info = EngineInfo(create_engine("postgresql+asyncpg://db.example/shop"))
         assert (info.port, info.default_pool_name) == (None, "db.example/shop")
 
     def test_sqlite_file(self, tmp_path: Path) -> None:
@@ -90,5 +91,5 @@ class TestPoolName:
 
     def test_default(self) -> None:
         """Otherwise host:port/database."""
-        engine = create_engine("postgresql+psycopg://db.example:5433/shop")
+        engine = create_engine("postgresql+asyncpg://db.example:5433/shop")
         assert pool_name(engine.pool, EngineInfo(engine)) == "db.example:5433/shop"

@@ -20,6 +20,7 @@ __all__ = ["COMMENTER_ENV", "EngineTracer"]
 _OPERATION = "_spanwise_db_operation"
 COMMENTER_ENV = "SPANWISE_SQLALCHEMY_COMMENTER"
 _MAX_ENGINES = 4096
+_SEQUENCES = (list, tuple)
 
 
 class EngineTracer:
@@ -120,7 +121,8 @@ class EngineTracer:
             if info is None or info.ref() is not engine:
                 info = self.register(engine)
             batch = None
-            if executemany and type(parameters) is list:
+            # A list of parameter sets on SQLAlchemy 2, a tuple of them on 1.4.
+            if executemany and type(parameters) in _SEQUENCES:
                 style = getattr(context, "execute_style", None)
                 if style is None or style.name == "EXECUTEMANY":
                     batch = len(parameters)
