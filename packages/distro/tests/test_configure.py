@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
-from spanwise.core.testing import CapturedTelemetry
+from spanwise.core.testing import CapturedTelemetry, free_port
 from spanwise.distro import configure, load_settings
 from spanwise.distro._configure import (
     build_logger_provider,
@@ -72,9 +74,24 @@ class TestPropagator:
 
 
 class TestProviders:
-    def test_console_traces(self, capfd: pytest.CaptureFixture[str]) -> None:
-        """A console span exporter prints the finished span with the resource."""
-        settings = load_settings({"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "c"})
+    def test_console_traces_print_a_tree(self, capfd: pytest.CaptureFixture[str]) -> None:
+        """OTEL_TRACES_EXPORTER=console prints the finished trace as a tree, without colour
+        when the output is not a terminal."""
+        settings = load_settings({"OTEL_TRACES_EXPORTER": "console"})
+        provider = build_tracer_provider(settings, build_resource(settings))
+        tracer = provider.get_tracer("t")
+        with tracer.start_as_current_span("checkout"):
+            tracer.start_span("validate_cart").end()
+        provider.shutdown()
+        lines = capfd.readouterr().out.splitlines()
+        assert (["checkout", "└── validate_cart"], False) == (
+            [line.rsplit(" ", 1)[0] for line in lines],
+            any("\033[" in line for line in lines),
+        )
+
+    def test_console_json_traces(self, capfd: pytest.CaptureFixture[str]) -> None:
+        """console_json keeps the SDK's JSON span exporter, with the resource."""
+        settings = load_settings({"OTEL_TRACES_EXPORTER": "console_json", "OTEL_SERVICE_NAME": "c"})
         provider = build_tracer_provider(settings, build_resource(settings))
         provider.get_tracer("t").start_span("printed").end()
         provider.force_flush()
@@ -87,14 +104,34 @@ class TestProviders:
         settings = load_settings({"OTEL_LOGS_EXPORTER": "none"})
         assert build_logger_provider(settings, build_resource(settings)) is None
 
-    def test_prometheus_warns(self, caplog: pytest.LogCaptureFixture) -> None:
-        """prometheus is accepted with a clear warning; no reader is made for it."""
-        settings = load_settings({"OTEL_METRICS_EXPORTER": "prometheus"})
+    def test_prometheus_serves_exemplars(self) -> None:
+        """OTEL_METRICS_EXPORTER=prometheus (with console) serves OpenMetrics on the configured
+        port; a histogram recorded in a sampled span carries its trace id as an exemplar."""
+        port = free_port()
+        settings = load_settings(
+            {
+                "OTEL_METRICS_EXPORTER": "prometheus,console",
+                "OTEL_EXPORTER_PROMETHEUS_PORT": str(port),
+            }
+        )
         provider = build_meter_provider(settings, build_resource(settings))
-        provider.shutdown()
-        assert ["not available yet"] == [
-            "not available yet" for r in caplog.records if "not available yet" in r.getMessage()
-        ]
+        tracer = TracerProvider().get_tracer("t")
+        histogram = provider.get_meter("m").create_histogram("work.duration", unit="s")
+        try:
+            with tracer.start_as_current_span("work") as span:
+                histogram.record(0.25, {"work.kind": "a"})
+                trace_id = format(span.get_span_context().trace_id, "032x")
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Accept": "application/openmetrics-text"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body = response.read().decode()
+        finally:
+            provider.shutdown()
+        kinds = sorted(type(r).__name__ for r in provider._metric_readers)
+        assert ["ForkAwarePrometheusReader", "PeriodicExportingMetricReader"] == kinds
+        assert f'trace_id="{trace_id}"' in body
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, ConsoleMetr
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
 
+from spanwise.core.export import ConsoleSpanTreeExporter
 from spanwise.distro import OtlpSettings
 from spanwise.distro._exporters import (
     ForkSafe,
@@ -87,9 +88,11 @@ class TestForkSafe:
 
 class TestFactories:
     def test_console(self) -> None:
-        """console gives the SDK console exporters."""
-        assert (True, True) == (
-            isinstance(span_exporter("console", HTTP), ConsoleSpanExporter),
+        """console gives the span tree for traces and the SDK console exporter for metrics;
+        console_json keeps the SDK's JSON span exporter reachable."""
+        assert (True, True, True) == (
+            isinstance(span_exporter("console", HTTP), ConsoleSpanTreeExporter),
+            isinstance(span_exporter("console_json", HTTP), ConsoleSpanExporter),
             isinstance(metric_exporter("console", HTTP), ConsoleMetricExporter),
         )
 

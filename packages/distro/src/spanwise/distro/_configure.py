@@ -20,7 +20,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -31,7 +31,11 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from spanwise.core.metrics import install_cardinality_guard
+
 from ._exporters import log_exporter, metric_exporter, span_exporter
+from ._pipeline import tail_sampling_processor
+from ._prometheus import ForkAwarePrometheusReader
 from ._resource import build_resource, process_attributes
 from ._settings import Settings, load_settings
 
@@ -107,34 +111,42 @@ def build_propagator(settings: Settings) -> TextMapPropagator:
 
 
 def build_tracer_provider(settings: Settings, resource: Resource) -> TracerProvider:
-    """A tracer provider with the sampler and one batch processor per span exporter."""
+    """A tracer provider with the sampler and one batch processor per span exporter; with
+    tail sampling configured, one tail-sampling processor in front of them."""
     provider = TracerProvider(resource=resource, sampler=build_sampler(settings))
     bsp = settings.bsp
-    for kind in settings.traces_exporter:
-        if kind == "none":
-            continue
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                span_exporter(kind, settings.otlp["traces"]),
-                max_queue_size=bsp.max_queue_size,
-                schedule_delay_millis=bsp.schedule_delay_ms,
-                max_export_batch_size=bsp.max_export_batch_size,
-                export_timeout_millis=bsp.export_timeout_ms,
-            )
+    processors: list[SpanProcessor] = [
+        BatchSpanProcessor(
+            span_exporter(kind, settings.otlp["traces"], settings),
+            max_queue_size=bsp.max_queue_size,
+            schedule_delay_millis=bsp.schedule_delay_ms,
+            max_export_batch_size=bsp.max_export_batch_size,
+            export_timeout_millis=bsp.export_timeout_ms,
         )
+        for kind in settings.traces_exporter
+        if kind != "none"
+    ]
+    if processors and settings.tail_sampling_config is not None:
+        processors = [tail_sampling_processor(settings, processors)]
+    for processor in processors:
+        provider.add_span_processor(processor)
     return provider
 
 
 def build_meter_provider(settings: Settings, resource: Resource) -> MeterProvider:
-    """A meter provider with one periodic reader per metric exporter."""
+    """A meter provider with one periodic reader per pushing metric exporter, and the
+    Prometheus endpoint (with exemplars) for ``prometheus``."""
     readers: list[MetricReader] = []
     for kind in settings.metrics_exporter:
         if kind == "none":
             continue
         if kind == "prometheus":
-            logger.warning(
-                "spanwise: OTEL_METRICS_EXPORTER=prometheus is not available yet in "
-                "spanwise-distro; no Prometheus endpoint is served (use otlp)"
+            readers.append(
+                ForkAwarePrometheusReader(
+                    settings.exporter_prometheus_host,
+                    settings.exporter_prometheus_port,
+                    port_per_worker=settings.prometheus_port_per_worker,
+                )
             )
             continue
         readers.append(
@@ -220,6 +232,10 @@ def configure(**overrides: Any) -> Configuration:
     else:
         result.notes.append("traces: a tracer provider is already set; left as it is")
 
+    if settings.metrics_cardinality_guard:
+        # Before any meter provider is built: streams created from now on are limited,
+        # including those of a provider the application sets up itself.
+        install_cardinality_guard(settings.metrics_cardinality_limit)
     if isinstance(metrics.get_meter_provider(), _ProxyMeterProvider):
         result.meter_provider = build_meter_provider(settings, resource)
         metrics.set_meter_provider(result.meter_provider)

@@ -8,6 +8,7 @@ fresh one (the SDK's batch processors restart their own threads after a fork).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -37,7 +38,10 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
 
-from ._settings import OtlpSettings
+from spanwise.core.export import ConsoleSpanTreeExporter
+
+from ._pipeline import otlp_span_exporter
+from ._settings import OtlpSettings, Settings
 
 __all__ = [
     "ForkSafe",
@@ -176,32 +180,19 @@ def metric_temporality(preference: str | None) -> dict[type, AggregationTemporal
     return table
 
 
-def span_exporter(kind: str, otlp: OtlpSettings) -> SpanExporter:
-    """The span exporter named *kind* (``otlp`` or ``console``)."""
+def span_exporter(kind: str, otlp: OtlpSettings, settings: Settings | None = None) -> SpanExporter:
+    """The span exporter named *kind*: ``console`` (each finished trace printed as a tree),
+    ``console_json`` (the SDK's JSON per span) or ``otlp``.
+
+    With *settings*, OTLP export retries with backoff (``export_retry*``) and, when
+    ``export_buffer_dir`` is set, keeps batches on disk while the backend is down; the chain is
+    built per process (see :class:`ForkSafe`).
+    """
     if kind == "console":
+        return ConsoleSpanTreeExporter()
+    if kind == "console_json":
         return ConsoleSpanExporter()
-
-    def build() -> SpanExporter:
-        if otlp.protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
-            )
-
-            return GrpcSpanExporter(
-                endpoint=otlp.endpoint,
-                insecure=otlp.insecure,
-                headers=dict(otlp.headers),
-                timeout=otlp.timeout,
-            )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpSpanExporter,
-        )
-
-        return HttpSpanExporter(
-            endpoint=otlp.endpoint, headers=dict(otlp.headers), timeout=otlp.timeout
-        )
-
-    return ForkSafeSpanExporter(build)
+    return ForkSafeSpanExporter(functools.partial(otlp_span_exporter, otlp, settings))
 
 
 def metric_exporter(kind: str, otlp: OtlpSettings) -> MetricExporter:
