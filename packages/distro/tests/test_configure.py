@@ -9,12 +9,14 @@ import sys
 import textwrap
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
+from spanwise.core.sampling import TailSamplingSpanProcessor
 from spanwise.core.testing import CapturedTelemetry, free_port
 from spanwise.distro import configure, load_settings
 from spanwise.distro._configure import (
@@ -24,6 +26,7 @@ from spanwise.distro._configure import (
     build_sampler,
     build_tracer_provider,
 )
+from spanwise.distro._pipeline import ForkSafeSpanProcessor
 from spanwise.distro._resource import build_resource
 
 
@@ -179,7 +182,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def run_script(script: str, **env: str) -> dict[str, object]:
+def run_script(script: str, **env: str) -> Any:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANWISE_"))}
     clean.pop("PYTHONPATH", None)
     proc = subprocess.run(
@@ -212,3 +215,63 @@ class TestConfigureFresh:
             "type(trace.get_tracer_provider()).__name__]))"
         )
         assert [True, "ProxyTracerProvider"] == run_script(script, OTEL_SDK_DISABLED="true")
+
+
+GUARD_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from spanwise.distro import configure
+    configure(traces_exporter="none", metrics_exporter="none", logs_exporter="none")
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])  # the application's own
+    counter = provider.get_meter("shop").create_counter("logins")
+    for user in range(2100):
+        counter.add(1, {"user.id": str(user)})
+    (metric,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics
+    points = metric.data.data_points
+    overflow = [p.value for p in points if p.attributes.get("otel.metric.overflow")]
+    print(json.dumps([len(points), overflow]))
+    """
+)
+
+
+class TestCardinalityGuard:
+    def test_on_by_default(self) -> None:
+        """configure() limits every instrument, the application's own included: 2100 user ids
+        give 2000 series and one overflow series holding the other 100."""
+        assert [2001, [100]] == run_script(GUARD_SCRIPT)
+
+    def test_limit_from_environment(self) -> None:
+        """SPANWISE_METRICS_CARDINALITY_LIMIT sets the limit."""
+        assert [101, [2000]] == run_script(GUARD_SCRIPT, SPANWISE_METRICS_CARDINALITY_LIMIT="100")
+
+    def test_switched_off(self) -> None:
+        """SPANWISE_METRICS_CARDINALITY_GUARD=false leaves the SDK unlimited."""
+        assert [2100, []] == run_script(GUARD_SCRIPT, SPANWISE_METRICS_CARDINALITY_GUARD="false")
+
+
+class TestTailSamplingWiring:
+    def test_one_tail_sampler_in_front_of_the_batch_processors(self) -> None:
+        """With tail sampling configured the provider holds one fork-safe tail sampler whose
+        next processor holds the exporters' batch processors, and the head keeps all."""
+        settings = load_settings(
+            {
+                "OTEL_TRACES_EXPORTER": "console,console_json",
+                "SPANWISE_TAIL_SAMPLING_POLICIES": "[{name: a, type: always_sample}]",
+            }
+        )
+        provider = build_tracer_provider(settings, build_resource(settings))
+        try:
+            (processor,) = provider._active_span_processor._span_processors
+            assert isinstance(processor, ForkSafeSpanProcessor)
+            tail = processor.inner
+            assert isinstance(tail, TailSamplingSpanProcessor)
+            inner = [type(p).__name__ for p in tail.next._span_processors]  # type: ignore[attr-defined]
+            assert (["BatchSpanProcessor"] * 2, ALWAYS_ON.get_description()) == (
+                inner,
+                provider.sampler.get_description(),
+            )
+        finally:
+            provider.shutdown()

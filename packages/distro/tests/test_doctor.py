@@ -76,6 +76,54 @@ class TestDiagnose:
         assert line.endswith("disabled (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)")
 
 
+class TestPipelineLines:
+    def test_defaults_listed(self) -> None:
+        """By default: tail sampling off, guard on at 2000, retry on, no disk buffer."""
+        lines = diagnose(GOOD).lines
+        expected = [
+            "  tail sampling: off",
+            "  metric cardinality guard: on, 2000 attribute sets",
+            "  span export retry: on, 5 attempts, delay 1s x2 up to 30s",
+            "  span disk buffer: off",
+        ]
+        assert expected == [line for line in expected if line in lines]
+
+    def test_pipeline_configuration_shown(self) -> None:
+        """Tail sampling policies, the Prometheus endpoint and the disk buffer are shown; the
+        head sampler is always_on under tail sampling."""
+        report = diagnose(
+            {
+                **GOOD,
+                "OTEL_METRICS_EXPORTER": "prometheus",
+                "OTEL_EXPORTER_PROMETHEUS_PORT": "9500",
+                "SPANWISE_TAIL_SAMPLING_POLICIES": "[{name: errors, type: status_code, "
+                "status_code: {status_codes: [ERROR]}}]",
+                "SPANWISE_EXPORT_BUFFER_DIR": "/var/spool/spans",
+            }
+        )
+        expected = [
+            "  sampler: always_on",
+            "  tail sampling: on, from SPANWISE_TAIL_SAMPLING_POLICIES: decision_wait 10s, "
+            "num_traces 50000, policies: errors (status_code)",
+            "  prometheus endpoint: http://127.0.0.1:9500/metrics (served by the process that "
+            "configures the SDK)",
+            "  span disk buffer: /var/spool/spans/<pid> (at most 67108864 bytes per process)",
+        ]
+        assert (expected, 0) == (
+            [line for line in expected if line in report.lines],
+            report.exit_code,
+        )
+
+    def test_unusable_tail_sampling_warns(self) -> None:
+        """An unusable tail-sampling file is a warning and shown as OFF."""
+        report = diagnose({**GOOD, "SPANWISE_TAIL_SAMPLING": "/nonexistent/tail.yaml"})
+        assert (True, 1) == (
+            "  tail sampling: OFF (its configuration cannot be used; see the warnings)"
+            in report.lines,
+            sum("SPANWISE_TAIL_SAMPLING: cannot read" in w for w in report.warnings),
+        )
+
+
 class TestRunDoctor:
     def test_prints_verdict(self) -> None:
         """The last line is the verdict; the return value the exit code."""

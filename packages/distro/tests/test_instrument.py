@@ -45,3 +45,24 @@ class TestEnvironment:
             True,
             False,
         )
+
+
+class TestPipelineOptions:
+    def test_pipeline_options_set_their_variables(self) -> None:
+        """The production-pipeline options exist and set the variables they name."""
+        options = parser().parse_args(
+            ["--tail-sampling", "/etc/tail.yaml", "--exporter-prometheus-port", "9500",
+             "--prometheus-port-per-worker", "true", "--metrics-cardinality-limit", "500",
+             "--export-retry-max-attempts", "3", "--export-buffer-dir", "/var/spool/spans",
+             "python"]
+        )  # fmt: skip
+        env = build_environment(options, {})
+        expected = {
+            "SPANWISE_TAIL_SAMPLING": "/etc/tail.yaml",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": "9500",
+            "SPANWISE_PROMETHEUS_PORT_PER_WORKER": "true",
+            "SPANWISE_METRICS_CARDINALITY_LIMIT": "500",
+            "SPANWISE_EXPORT_RETRY_MAX_ATTEMPTS": "3",
+            "SPANWISE_EXPORT_BUFFER_DIR": "/var/spool/spans",
+        }
+        assert expected == {k: env.get(k) for k in expected}

@@ -56,6 +56,58 @@ def endpoint_problem(endpoint: str, protocol: str) -> str | None:
     return None
 
 
+def _pipeline_lines(settings: Settings, report: Report) -> None:
+    """Tail sampling, Prometheus endpoint, cardinality guard, retry and disk buffer."""
+    add = report.lines.append
+    if settings.tail_sampling_config is not None:
+        config = settings.tail_sampling_config
+        source = (
+            "SPANWISE_TAIL_SAMPLING_POLICIES"
+            if settings.tail_sampling_policies
+            else f"file {settings.tail_sampling}"
+        )
+        names = ", ".join(
+            f"{p.get('name', '?')} ({p.get('type', '?')})" for p in config["policies"]
+        )
+        add(
+            f"  tail sampling: on, from {source}: decision_wait "
+            f"{config.get('decision_wait', '10s')}, num_traces {config.get('num_traces', 50000)}, "
+            f"policies: {names}"
+        )
+    elif settings.tail_sampling or settings.tail_sampling_policies:
+        add("  tail sampling: OFF (its configuration cannot be used; see the warnings)")
+    else:
+        add("  tail sampling: off")
+    if "prometheus" in settings.metrics_exporter:
+        where = f"{settings.exporter_prometheus_host}:{settings.exporter_prometheus_port}"
+        per = (
+            "one port per process from there"
+            if settings.prometheus_port_per_worker
+            else "served by the process that configures the SDK"
+        )
+        add(f"  prometheus endpoint: http://{where}/metrics ({per})")
+    if settings.metrics_cardinality_guard:
+        add(f"  metric cardinality guard: on, {settings.metrics_cardinality_limit} attribute sets")
+    else:
+        add("  metric cardinality guard: off")
+    if "otlp" in settings.traces_exporter:
+        if settings.export_retry:
+            add(
+                f"  span export retry: on, {settings.export_retry_max_attempts} attempts, "
+                f"delay {settings.export_retry_initial_delay:g}s x"
+                f"{settings.export_retry_multiplier:g} up to {settings.export_retry_max_delay:g}s"
+            )
+        else:
+            add("  span export retry: off")
+        if settings.export_buffer_dir:
+            add(
+                f"  span disk buffer: {settings.export_buffer_dir}/<pid> "
+                f"(at most {settings.export_buffer_max_bytes} bytes per process)"
+            )
+        else:
+            add("  span disk buffer: off")
+
+
 def _config_lines(settings: Settings, report: Report) -> None:
     add = report.lines.append
     add("Configuration:")
@@ -92,14 +144,11 @@ def _config_lines(settings: Settings, report: Report) -> None:
         f"batch {bsp.max_export_batch_size}, timeout {bsp.export_timeout_ms} ms"
     )
     add(f"  metric export interval: {settings.metric_export_interval_ms} ms")
+    _pipeline_lines(settings, report)
     if settings.sdk_disabled:
         report.errors.append("OTEL_SDK_DISABLED=true: no telemetry is produced")
     if all(kinds == ("none",) for kinds in exporters.values()):
         report.errors.append("every exporter is none: no telemetry leaves the process")
-    if settings.metrics_exporter == ("prometheus",):
-        report.warnings.append(
-            "metrics: the prometheus exporter is not available yet; no metrics are exported"
-        )
     report.warnings.extend(settings.problems)
 
 
