@@ -39,7 +39,7 @@ class TestPoll:
         results = [consumer.poll(0.05) for _ in range(3)]
         assert [] == [r for r in results if r is not None and r.error() is None]
         assert [] == telemetry.spans()
-        assert {} == telemetry.metrics()
+        assert {} == telemetry.metrics(scope="spanwise.instrumentation.confluent_kafka")
 
     def test_process_span_is_child_of_producer(
         self, consumer: Any, kafka: Any, topic: str, telemetry: Any

@@ -363,7 +363,7 @@ class TestMetrics:
         _client().get("/users/1/")
         _client().get("/users/2/")
         _client().get("/boom/")
-        data = telemetry.metrics()
+        data = telemetry.metrics(scope="spanwise.instrumentation.django")
         points = {p.attributes.get("http.route"): p for p in data["http.server.request.duration"]}
         assert {
             "http.request.method": "GET",

@@ -128,14 +128,22 @@ class CapturedTelemetry:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def metrics(self) -> dict[str, list[Any]]:
-        """Data points recorded since the last call (or reset), by metric name."""
+    def metrics(self, scope: str | None = None) -> dict[str, list[Any]]:
+        """Data points recorded since the last call (or reset), by metric name.
+
+        Synchronous instruments report what was recorded since; observable ones (such as
+        ``http.server.active_requests``) report their current value every time, for every
+        series they know. *scope* keeps only one instrumentation scope's metrics (every
+        scope's are drained all the same).
+        """
         out: dict[str, list[Any]] = {}
         data = self.metric_reader.get_metrics_data()
         if data is None:
             return out
         for rm in data.resource_metrics:
             for sm in rm.scope_metrics:
+                if scope is not None and sm.scope.name != scope:
+                    continue
                 for metric in sm.metrics:
                     out.setdefault(metric.name, []).extend(metric.data.data_points)
         return out
