@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanwise.core import Instrumentor
-from spanwise.core._messaging import MessagingTracer
+from spanwise.core import Instrumentor, MessagingTracer
 
 from ._attributes import LINK_ENV, LINK_OPTION, SYSTEM
 from ._metrics import TaskMetrics

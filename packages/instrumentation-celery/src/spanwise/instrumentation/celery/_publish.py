@@ -13,8 +13,7 @@ from collections.abc import Callable, Generator, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from spanwise.core import Call, Guard
-from spanwise.core._messaging import MessagingOperation, MessagingTracer
+from spanwise.core import Call, Guard, MessagingOperation, MessagingTracer
 from spanwise.core.propagation import dict_setter, inject
 
 from ._attributes import CELERY_TASK_NAME, HEADER_RETRY_OF

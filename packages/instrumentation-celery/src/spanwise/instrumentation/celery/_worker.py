@@ -13,8 +13,7 @@ import time
 from contextvars import ContextVar, Token
 from typing import Any
 
-from spanwise.core import Guard
-from spanwise.core._messaging import MessagingOperation, MessagingTracer
+from spanwise.core import Guard, MessagingOperation, MessagingTracer
 
 from ._attributes import CELERY_TASK_NAME, CELERY_TASK_RETRIES, TASK_LINK_ATTRIBUTE
 from ._headers import MAX_WAIT_SECONDS, read_retry_of, read_sent_at, request_getter
