@@ -9,7 +9,6 @@ from typing import Any
 from opentelemetry import metrics, trace
 
 from spanwise.core import DbClientTracer, Guard, Options
-from sqlalchemy import event
 
 from ._attributes import EngineInfo
 from ._commenter import add_trace_comment
@@ -53,12 +52,17 @@ class EngineTracer:
 
     def listen(self, target: Any) -> None:
         """Listen on *target*: the ``Engine`` class or one sync engine."""
+        # Imported here: the plugin must import (and report) where SQLAlchemy is not installed.
+        from sqlalchemy import event
+
         event.listen(target, "before_cursor_execute", self.before_cursor_execute, retval=True)
         event.listen(target, "after_cursor_execute", self.after_cursor_execute)
         event.listen(target, "handle_error", self.handle_error)
 
     def remove(self, target: Any) -> None:
         """Stop listening on *target*; each listener is removed even if another fails."""
+        from sqlalchemy import event
+
         for name, fn in (
             ("before_cursor_execute", self.before_cursor_execute),
             ("after_cursor_execute", self.after_cursor_execute),
