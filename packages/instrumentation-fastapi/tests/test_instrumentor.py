@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import fastapi.routing
 import pytest
 from fastapi import FastAPI
 from fastapi.applications import FastAPI as FastAPIClass
@@ -14,6 +16,30 @@ from starlette.testclient import TestClient
 
 from spanwise.instrumentation.fastapi import FastAPIInstrumentor
 
+#: FastAPI 0.142 and newer report every route selection, mounts included, to a callback.
+ROUTE_CALLBACK = hasattr(fastapi.routing, "_route_selected")
+
+
+def _starlette_leaves_route_in_scope() -> bool:
+    """Whether this Starlette's router records the matched route in ``scope["route"]``."""
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, Router
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/p", "root_path": "",
+                             "query_string": b"", "headers": []}  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        return None
+
+    router = Router([Route("/p", lambda request: PlainTextResponse(""))])
+    asyncio.run(router(scope, receive, send))
+    return "route" in scope
+
+
+STARLETTE_SCOPE_ROUTE = _starlette_leaves_route_in_scope()
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
@@ -262,7 +288,8 @@ class TestWrappedApps:
         assert "GET /users/{uid}" == one_server_span(telemetry, wait).name
 
     def test_plain_starlette_app(self, telemetry, instrumentor, server, wait):
-        """A Starlette app is traced with its route template."""
+        """A Starlette app is traced with its route template where its router leaves the route
+        in the scope, else named by the method alone (never by the raw path)."""
         from starlette.responses import PlainTextResponse
         from starlette.routing import Route
 
@@ -270,8 +297,12 @@ class TestWrappedApps:
         app = Starlette(routes=[Route("/p/{q:int}", lambda r: PlainTextResponse("ok"))])
         with server(app) as s:
             assert "ok" == s.client.get("/p/5").text
-        assert "GET /p/{q}" == one_server_span(telemetry, wait).name
+        expected = "GET /p/{q}" if STARLETTE_SCOPE_ROUTE else "GET"
+        assert expected == one_server_span(telemetry, wait).name
 
+    @pytest.mark.skipif(
+        not ROUTE_CALLBACK, reason="FastAPI before 0.142 reports no mount prefix to a callback"
+    )
     def test_mounted_apps_give_one_span_with_full_template(
         self, telemetry, instrumentor, new_app, server, wait
     ):
@@ -407,7 +438,9 @@ class TestMetrics:
         with server(new_app()) as s:
             s.client.get("/users/1")
         wait(lambda: server_spans(telemetry))
-        points = telemetry.metrics()["http.server.active_requests"]
+        points = telemetry.metrics(scope="spanwise.instrumentation.fastapi")[
+            "http.server.active_requests"
+        ]
         # The up-down counter is cumulative: series from earlier tests (POST, _OTHER, ws) remain.
         get = {"http.request.method": "GET", "url.scheme": "http"}
         assert [0] == [p.value for p in points if dict(p.attributes) == get]
@@ -451,9 +484,10 @@ class TestUninstrument:
             telemetry.reset()
             assert {"uid": 2} == s.client.get("/users/2").json()
         assert [] == ours(telemetry)
-        assert {"tracing": True, "metrics": True} == {
-            k: app._telemetry[k] for k in ("tracing", "metrics")
-        }
+        if hasattr(app, "_telemetry"):  # FastAPI's own telemetry (0.142+) is back on
+            assert {"tracing": True, "metrics": True} == {
+                k: app._telemetry[k] for k in ("tracing", "metrics")
+            }
 
     def test_instrument_app_and_uninstrument_app(
         self, telemetry, instrumentor, new_app, server, wait

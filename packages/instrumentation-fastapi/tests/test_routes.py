@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import fastapi.routing
+import pytest
 from starlette.routing import Mount, Route
 
 from spanwise.core import Guard
@@ -75,6 +78,11 @@ class TestRoutePath:
         assert (None, None) == (route_path(None), route_path(object()))
 
 
+#: FastAPI 0.142 and newer report route selections to ``fastapi.routing._route_selected``.
+ROUTE_CALLBACK = hasattr(fastapi.routing, "_route_selected")
+
+
+@pytest.mark.skipif(not ROUTE_CALLBACK, reason="FastAPI before 0.142 has no route callback")
 class TestRouteHook:
     """The wrapper around FastAPI's route-selection callback."""
 
@@ -125,3 +133,30 @@ class TestRouteHook:
             current_route.reset(token)
             hook.release()
         assert (None, {"fastapi.route_selected": 1}) == (result, guard.failures)
+
+
+@pytest.mark.skipif(ROUTE_CALLBACK, reason="this FastAPI has the route callback")
+class TestRouteHookWithoutCallback:
+    """FastAPI before 0.142: nothing to wrap, the scope's route is used instead."""
+
+    def test_acquire_and_release_are_quiet(self) -> None:
+        """Acquire and release patch nothing and report no failure."""
+        guard = Guard("test")
+        hook = RouteHook(guard)
+        hook.acquire()
+        hook.release()
+        assert ({}, False) == (guard.failures, hasattr(fastapi.routing, "_route_selected"))
+
+
+class TestCallbackDetection:
+    """Whether to patch is decided without importing FastAPI."""
+
+    def test_installed_version_agrees_with_the_module(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Before fastapi.routing is imported, the installed version (0.142+) decides, and it
+        agrees with what the imported module has."""
+        hook = RouteHook(Guard("test"))
+        imported = hook._has_callback()
+        monkeypatch.delitem(sys.modules, "fastapi.routing")
+        assert (ROUTE_CALLBACK, ROUTE_CALLBACK) == (imported, hook._has_callback())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from importlib import metadata
 from typing import Any
 
 from spanwise.core import Guard, Patcher
@@ -12,6 +14,8 @@ from spanwise.core import Guard, Patcher
 __all__ = ["RouteHook", "RouteState", "current_route", "route_path"]
 
 _MOUNT_SUFFIX = "/{path}"
+#: The first FastAPI with the route-selection callback (its built-in telemetry).
+_FIRST_WITH_CALLBACK = (0, 142)
 
 
 class RouteState:
@@ -73,7 +77,8 @@ class RouteHook:
     """Wraps FastAPI's route-selection callback while at least one user needs it.
 
     ``instrument()`` and every ``instrument_app()`` acquire it; the last release restores the
-    original. Versions of FastAPI without the callback fall back to ``scope["route"]``.
+    original. Versions of FastAPI without the callback (before 0.142) are not patched and fall
+    back to ``scope["route"]``.
     """
 
     module = "fastapi.routing"
@@ -89,7 +94,7 @@ class RouteHook:
         """One more user; the first applies the patch (now or when FastAPI is imported)."""
         with self._lock:
             self._users += 1
-            if self._users == 1:
+            if self._users == 1 and self._has_callback():
                 self._patcher = Patcher(self._guard)
                 self._patcher.wrap(self.module, self.attribute, self._wrapper)
 
@@ -102,6 +107,20 @@ class RouteHook:
             if self._users == 0 and self._patcher is not None:
                 self._patcher.restore()
                 self._patcher = None
+
+    def _has_callback(self) -> bool:
+        """Whether this FastAPI has the callback, asked without importing FastAPI."""
+        module = sys.modules.get(self.module)
+        if module is not None:
+            return hasattr(module, self.attribute)
+        try:
+            major, minor = metadata.version("fastapi").split(".")[:2]
+            return (int(major), int(minor)) >= _FIRST_WITH_CALLBACK
+        except metadata.PackageNotFoundError:
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self._guard.report("fastapi.route_callback_version", exc)
+            return False
 
     def _wrapper(
         self,
