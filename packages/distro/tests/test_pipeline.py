@@ -7,17 +7,19 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from opentelemetry import context
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
 )
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
@@ -26,6 +28,7 @@ from spanwise.core.sampling import TailSamplingSpanProcessor
 from spanwise.distro import OtlpSettings, Settings, load_settings
 from spanwise.distro._pipeline import (
     ForkSafeSpanProcessor,
+    SuppressedSpanExporter,
     adopt_orphaned_buffers,
     otlp_span_exporter,
     process_buffer_directory,
@@ -78,7 +81,7 @@ class TestOtlpSpanExporter:
 
     def test_disk_buffer_per_process(self, tmp_path: Path) -> None:
         """SPANWISE_EXPORT_BUFFER_DIR puts a disk buffer (in <dir>/<pid>, with the size cap)
-        in front of the retrying exporter."""
+        in front of the retrying exporter, which it calls with instrumentation suppressed."""
         settings = load_settings(
             {
                 "SPANWISE_EXPORT_BUFFER_DIR": str(tmp_path),
@@ -91,7 +94,7 @@ class TestOtlpSpanExporter:
             assert (tmp_path / str(os.getpid()), 100000, True) == (
                 exporter.directory,
                 exporter.max_bytes,
-                isinstance(exporter.exporter, RetryingSpanExporter),
+                isinstance(exporter.exporter.exporter, RetryingSpanExporter),  # type: ignore[attr-defined]
             )
         finally:
             exporter.shutdown(timeout_millis=100)
@@ -220,3 +223,22 @@ class TestTailSamplingProcessor:
         processor._inner = None  # as right after a fork
         processor.shutdown()
         assert (True, None) == (processor.force_flush(), processor._inner)
+
+
+class Recording(SpanExporter):
+    def __init__(self) -> None:
+        self.suppressed: list[object] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.suppressed.append(context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY))
+        return SpanExportResult.SUCCESS
+
+
+class TestSuppressedSpanExporter:
+    def test_export_runs_with_instrumentation_suppressed(self) -> None:
+        """The wrapped export sees instrumentation suppressed (so the disk buffer's thread
+        does not trace its own HTTP calls); the caller's context is restored."""
+        inner = Recording()
+        result = SuppressedSpanExporter(inner).export([])
+        after = context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY)
+        assert (SpanExportResult.SUCCESS, [True], None) == (result, inner.suppressed, after)

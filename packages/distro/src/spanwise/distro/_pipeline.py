@@ -14,17 +14,19 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._settings import OtlpSettings, Settings
 
 __all__ = [
     "ForkSafeSpanProcessor",
+    "SuppressedSpanExporter",
     "adopt_orphaned_buffers",
     "buffered",
     "otlp_span_exporter",
@@ -152,6 +154,33 @@ def otlp_span_exporter(otlp: OtlpSettings, settings: Settings | None) -> SpanExp
     return exporter
 
 
+class SuppressedSpanExporter(SpanExporter):
+    """Runs the wrapped exporter with instrumentation suppressed, as the SDK's batch processor
+    does: the disk buffer sends from its own thread, where an instrumented HTTP client (our
+    requests plugin) would otherwise trace every export, and export those spans, forever.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        token = otel_context.attach(
+            otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)
+        )
+        try:
+            return self.exporter.export(spans)
+        finally:
+            otel_context.detach(token)
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
 def buffered(exporter: SpanExporter, settings: Settings) -> SpanExporter:
     """*exporter* behind a :class:`~spanwise.core.export.DiskBufferedSpanExporter` writing to
     this process's directory under ``export_buffer_dir`` (the exporter itself if the
@@ -162,7 +191,7 @@ def buffered(exporter: SpanExporter, settings: Settings) -> SpanExporter:
     try:
         directory = process_buffer_directory(settings.export_buffer_dir)
         return DiskBufferedSpanExporter(
-            exporter,
+            SuppressedSpanExporter(exporter),
             directory,
             settings.export_buffer_max_bytes,
             retry_initial_delay=max(0.05, settings.export_retry_initial_delay),
