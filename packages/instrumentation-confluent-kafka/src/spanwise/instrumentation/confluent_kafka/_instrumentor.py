@@ -80,7 +80,8 @@ class ConfluentKafkaInstrumentor(Instrumentor):
             wrap_object(_classes.Consumer, "poll", around("kafka.poll", steps.poll))
             wrap_object(_classes.Consumer, "consume", around("kafka.consume", steps.consume))
             wrap_object(_classes.Consumer, "close", around("kafka.close", steps.close))
-            wrap_object(_classes.Consumer, "__exit__", around("kafka.close", steps.close))
+            if hasattr(_classes.Consumer, "__exit__"):  # not in 2.3: no context manager
+                wrap_object(_classes.Consumer, "__exit__", around("kafka.close", steps.close))
             for attribute, replacement in (
                 ("Producer", _classes.Producer),
                 ("Consumer", _classes.Consumer),
