@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 
 import django
 import pytest
+from django.conf import settings
 
 from spanwise.core.testing import CapturedTelemetry
 from spanwise.instrumentation.django import DjangoInstrumentor
@@ -17,7 +18,12 @@ from spanwise.instrumentation.django import DjangoInstrumentor
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanwise_django_testapp.settings")
+# Configure from the test project's settings module without setting DJANGO_SETTINGS_MODULE:
+# the variable would leak into every later test of the session and their subprocesses (Celery's
+# Django fix-up, for one, imports whatever module it names).
+if not settings.configured:
+    _project = importlib.import_module("spanwise_django_testapp.settings")
+    settings.configure(**{name: getattr(_project, name) for name in dir(_project) if name.isupper()})
 django.setup()
 
 
