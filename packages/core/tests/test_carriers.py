@@ -157,3 +157,90 @@ class TestInjectExtract:
             inject({}, kafka_setter)
         finally:
             propagate.set_global_textmap(saved)
+
+
+class TestExtractShortcut:
+    """extract() skips the propagator when the carrier has none of its fields."""
+
+    def test_no_headers_gives_empty_context(self) -> None:
+        """With the default propagators and no trace headers: an empty context, no parent."""
+        for carrier, getter in [
+            ({"HTTP_HOST": "x"}, wsgi_getter),
+            ({"headers": [(b"host", b"x")]}, asgi_getter),
+            ({"host": "x"}, dict_getter),
+            ([("host", b"x")], kafka_getter),
+        ]:
+            ctx = extract(carrier, getter)
+            assert {} == dict(ctx)
+
+    def test_given_context_is_returned_as_is(self) -> None:
+        """With no trace headers the context passed in comes back unchanged."""
+        given_ctx = trace.set_span_in_context(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT))
+        assert given_ctx is extract({"HTTP_HOST": "x"}, wsgi_getter, given_ctx)
+
+    def test_baggage_alone_is_still_read(self) -> None:
+        """A carrier with only a baggage header still gets its baggage."""
+        from opentelemetry import baggage
+
+        ctx = extract({"HTTP_BAGGAGE": "user=alice"}, wsgi_getter)
+        assert "alice" == baggage.get_baggage("user", ctx)
+
+    def test_upper_case_header_names_still_read(self) -> None:
+        """Header names in any case count as present (dict, ASGI and Kafka carriers)."""
+        assert TRACE_ID == trace_id_of(extract({"TRACEPARENT": TRACEPARENT}, dict_getter))
+        scope = {"headers": [(b"TRACEPARENT", TRACEPARENT.encode())]}
+        assert TRACE_ID == trace_id_of(extract(scope, asgi_getter))
+        assert TRACE_ID == trace_id_of(extract([("TraceParent", TRACEPARENT)], kafka_getter))
+
+    def test_same_result_as_the_propagator(self) -> None:
+        """Baggage first in the chain: with no context given, the current context comes back,
+        exactly as running the propagators would give."""
+        from opentelemetry import context as otel_context
+        from opentelemetry import propagate
+        from opentelemetry.baggage.propagation import W3CBaggagePropagator
+        from opentelemetry.propagators.composite import CompositePropagator
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        saved = get_global_textmap()
+        chain = CompositePropagator([W3CBaggagePropagator(), TraceContextTextMapPropagator()])
+        propagate.set_global_textmap(chain)
+        token = otel_context.attach(otel_context.set_value("k", "v"))
+        try:
+            expected = chain.extract({}, getter=dict_getter)
+            actual = extract({}, dict_getter)
+        finally:
+            otel_context.detach(token)
+            propagate.set_global_textmap(saved)
+        assert "v" == actual.get("k")
+        assert dict(expected) == dict(actual)
+
+    def test_custom_propagator_always_runs(self) -> None:
+        """A propagator we do not know reads its own headers, whatever its declared fields."""
+        from opentelemetry import propagate
+        from opentelemetry.context import Context
+
+        seen: list[Any] = []
+
+        class Custom:
+            fields: set[str] = {"traceparent"}
+
+            def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+                seen.append(getter.get(carrier, "x-custom-id"))
+                return Context()
+
+            def inject(self, *a: Any, **k: Any) -> None:
+                return None
+
+        saved = get_global_textmap()
+        propagate.set_global_textmap(Custom())  # type: ignore[arg-type]
+        try:
+            extract({"HTTP_X_CUSTOM_ID": "42"}, wsgi_getter)
+        finally:
+            propagate.set_global_textmap(saved)
+        assert [["42"]] == seen
+
+    def test_odd_carrier_falls_back_to_the_propagator(self) -> None:
+        """Header names that cannot be checked make extract run the propagator, which copes."""
+        for odd in ([1], 1, None):
+            scope = {"headers": [(odd, b"x"), (b"traceparent", TRACEPARENT.encode())]}
+            assert TRACE_ID == trace_id_of(extract(scope, asgi_getter))

@@ -6,8 +6,11 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import propagate
-from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context, get_current
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .._guard import logger
 
@@ -206,11 +209,117 @@ def _report_once(what: str, exc: BaseException) -> None:
         logger.warning("spanwise: propagator failed to %s; continuing without", what, exc_info=exc)
 
 
+class _Plan:
+    """What extracting from a carrier without any of the propagator's fields gives.
+
+    Made only for propagators whose behaviour on such a carrier is known (W3C trace context
+    and baggage, alone or composed): they read nothing else, and return the context they were
+    given, or a fresh one (trace context) or the current one (baggage) when given none.
+    """
+
+    __slots__ = ("fields", "fields_bytes", "textmap", "uses_current", "wsgi_keys")
+
+    def __init__(self, textmap: TextMapPropagator, parts: list[TextMapPropagator]) -> None:
+        self.textmap = textmap
+        fields = sorted({f.lower() for p in parts for f in p.fields})
+        self.fields = frozenset(fields)
+        self.fields_bytes = frozenset(f.encode("latin-1") for f in fields)
+        self.wsgi_keys = tuple("HTTP_" + f.upper().replace("-", "_") for f in fields)
+        # With no context given, the first propagator decides where the chain starts.
+        self.uses_current = isinstance(parts[0], W3CBaggagePropagator)
+
+    def empty(self, context: Context | None) -> Context:
+        if context is not None:
+            return context
+        return get_current() if self.uses_current else Context()
+
+
+_KNOWN = (TraceContextTextMapPropagator, W3CBaggagePropagator)
+_plan: _Plan | None = None
+_unknown: Any = None
+
+
+def _plan_for(textmap: Any) -> _Plan | None:
+    """The :class:`_Plan` for the global propagator, or None if its behaviour is not known."""
+    global _plan, _unknown
+    plan = _plan
+    if plan is not None and plan.textmap is textmap:
+        return plan
+    if textmap is _unknown:
+        return None
+    parts = list(textmap._propagators) if type(textmap) is CompositePropagator else [textmap]
+    if parts and all(type(p) in _KNOWN for p in parts):
+        _plan = plan = _Plan(textmap, parts)
+        return plan
+    _unknown = textmap
+    return None
+
+
+def _wsgi_present(carrier: Any, plan: _Plan) -> bool:
+    return any(key in carrier for key in plan.wsgi_keys)
+
+
+def _asgi_present(carrier: Any, plan: _Plan) -> bool:
+    headers = carrier.get("headers") if isinstance(carrier, Mapping) else carrier
+    if not headers:
+        return False
+    fields = plan.fields_bytes
+    for name, _ in headers:  # noqa: SIM110 - a plain loop is cheaper than any() over a genexpr
+        if name in fields or name.lower() in fields:
+            return True
+    return False
+
+
+def _dict_present(carrier: Any, plan: _Plan) -> bool:
+    fields = plan.fields
+    if any(f in carrier for f in fields):
+        return True
+    return any(isinstance(k, str) and k.lower() in fields for k in carrier)
+
+
+def _kafka_present(carrier: Any, plan: _Plan) -> bool:
+    if not carrier:
+        return False
+    fields = plan.fields
+    pairs: Iterable[Any] = (
+        carrier.keys() if isinstance(carrier, Mapping) else (p[0] for p in carrier)
+    )
+    for name in pairs:
+        text = _text(name)
+        if text is not None and text.lower() in fields:
+            return True
+    return False
+
+
+# Exact getter types only: a subclass may read other keys.
+_PRESENT = {
+    WsgiEnvironGetter: _wsgi_present,
+    AsgiHeadersGetter: _asgi_present,
+    DictGetter: _dict_present,
+    KafkaHeadersGetter: _kafka_present,
+}
+
+
 def extract(carrier: Any, getter: Getter[Any], context: Context | None = None) -> Context:
     """The global propagator's ``extract`` that never raises: a broken carrier or propagator
-    gives the context as it was (a fresh trace starts)."""
+    gives the context as it was (a fresh trace starts).
+
+    When the propagator is W3C trace context and/or baggage (the default) and the carrier has
+    none of their headers, the result is known without running them: that is most requests.
+    """
     try:
-        return propagate.extract(carrier, context=context, getter=getter)
+        textmap = propagate.get_global_textmap()
+        check = _PRESENT.get(type(getter))
+        if check is not None:
+            plan = _plan_for(textmap)
+            if plan is not None:
+                try:
+                    present = check(carrier, plan)
+                except Exception:  # noqa: BLE001 - an odd carrier: let the getter decide
+                    present = True
+                if not present:
+                    return plan.empty(context)
+        return textmap.extract(carrier, context=context, getter=getter)
     except Exception as exc:  # noqa: BLE001
         _report_once("extract", exc)
         return context if context is not None else Context()
