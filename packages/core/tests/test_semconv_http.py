@@ -201,3 +201,42 @@ class TestServerAttributes:
             "user_agent.original": "httpx",
             "network.protocol.version": "2",
         }
+
+
+class TestResolvedSettings:
+    """Tracers resolve the environment once and pass the result to the helpers."""
+
+    def test_redact_query_with_given_keys(self) -> None:
+        """Given keys replace the environment's; matching ignores case, others are kept."""
+        from spanwise.core.semconv._http import redact_query
+
+        keys = frozenset({"session"})
+        assert "Session=REDACTED&token=t&a=1" == redact_query("Session=s&token=t&a=1", keys)
+
+    def test_redact_query_returns_the_same_text_when_clean(self) -> None:
+        """Nothing sensitive: the very same string comes back."""
+        from spanwise.core.semconv._http import redact_query
+
+        query = "page=2&sort=asc"
+        assert query is redact_query(query)
+
+    def test_normalize_method_with_given_set(self) -> None:
+        """A given known set decides, case-insensitively."""
+        from spanwise.core.semconv._http import normalize_method
+
+        known = frozenset({"PURGE"})
+        assert ("PURGE", "PURGE", "_OTHER") == (
+            normalize_method("PURGE", known),
+            normalize_method("purge", known),
+            normalize_method("GET", known),
+        )
+
+    def test_scope_path_falls_back_to_raw_path_then_slash(self) -> None:
+        """root_path + path; raw_path if both are empty; ``/`` if that is missing too."""
+        from spanwise.core.semconv._http import scope_path
+
+        assert ("/r/p", "/raw", "/") == (
+            scope_path({"root_path": "/r", "path": "/p"}),
+            scope_path({"raw_path": b"/raw"}),
+            scope_path({}),
+        )

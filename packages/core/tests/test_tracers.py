@@ -153,6 +153,65 @@ class TestHttpServerTracer:
         request.end()
         assert telemetry.spans()[0].name == "POST"
 
+    def test_exemplar_links_to_the_ended_span(self, telemetry: CapturedTelemetry) -> None:
+        """The duration's exemplar names the request span, though it was detached before end()."""
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ())
+        request.attach()
+        request.detach()
+        request.end()
+        span = telemetry.spans()[0]
+        (point,) = telemetry.metrics()["http.server.request.duration"]
+        assert [(span.context.trace_id, span.context.span_id)] == [
+            (e.trace_id, e.span_id) for e in point.exemplars
+        ]
+
+    def test_late_attributes_and_rename(self, telemetry: CapturedTelemetry) -> None:
+        """Route, status and error type land on the span once each; the route renames it."""
+        server = HttpServerTracer(*tracers())
+        request = server.start_wsgi(environ(), route="/a")
+        request.set_route("/users/<id>")
+        request.set_status_code(503)
+        request.end()
+        span = telemetry.spans()[0]
+        assert span.attributes is not None
+        assert ("GET /users/<id>", "/users/<id>", 503, "503") == (
+            span.name,
+            span.attributes["http.route"],
+            span.attributes["http.response.status_code"],
+            span.attributes["error.type"],
+        )
+
+    def test_known_methods_resolved_once(
+        self, telemetry: CapturedTelemetry, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS is read when the tracer is made."""
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE")
+        server = HttpServerTracer(*tracers())
+        monkeypatch.delenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS")
+        server.start_wsgi(environ(REQUEST_METHOD="PURGE")).end()
+        server.start_wsgi(environ(REQUEST_METHOD="POST")).end()
+        assert ["PURGE", "HTTP"] == [s.name for s in telemetry.spans()]
+
+    def test_websocket_scheme_on_span_and_metric(self, telemetry: CapturedTelemetry) -> None:
+        """A websocket scope without a scheme is ``ws`` on the span and on the metric alike."""
+        server = HttpServerTracer(*tracers())
+        server.start_asgi({"type": "websocket", "path": "/ws", "headers": []}).end()
+        span = telemetry.spans()[0]
+        (point,) = telemetry.metrics()["http.server.request.duration"]
+        assert ("ws", "ws", "/ws") == (
+            span.attributes["url.scheme"],  # type: ignore[index]
+            point.attributes["url.scheme"],
+            span.attributes["url.path"],  # type: ignore[index]
+        )
+
+    def test_wsgi_path_is_script_name_and_utf8(self, telemetry: CapturedTelemetry) -> None:
+        """url.path joins SCRIPT_NAME and PATH_INFO and recovers UTF-8 from WSGI's latin-1."""
+        server = HttpServerTracer(*tracers())
+        raw = "/caf\u00e9".encode().decode("latin-1")
+        server.start_wsgi(environ(SCRIPT_NAME="/app", PATH_INFO=raw)).end()
+        assert "/app/caf\u00e9" == telemetry.spans()[0].attributes["url.path"]  # type: ignore[index]
+
 
 class TestHttpClientTracer:
     def test_client_span(self, telemetry: CapturedTelemetry) -> None:

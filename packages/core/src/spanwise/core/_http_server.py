@@ -9,7 +9,9 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from ._config import Options
 from ._guard import Guard
@@ -18,13 +20,18 @@ from .semconv import _names as n
 from .semconv._http import (
     OTHER_METHOD,
     asgi_headers,
+    environ_extra_attributes,
     error_type,
+    known_methods,
     normalize_method,
-    server_attributes_from_environ,
-    server_attributes_from_scope,
+    scope_extra_attributes,
+    scope_path,
+    scope_scheme,
+    sensitive_query_keys,
     server_span_name,
     server_status,
     wsgi_headers,
+    wsgi_path,
 )
 
 __all__ = ["HttpServerTracer", "ServerRequest"]
@@ -67,9 +74,11 @@ def _active_counts(meter: metrics.Meter) -> _ActiveCounts:
         return found
 
 
-def _record_context(span: trace.Span) -> Any:
-    """A context holding *span*, so exemplars link to it even after it was detached."""
-    return trace.set_span_in_context(span) if span.is_recording() else None
+def exemplar_context(span: trace.Span) -> Context:
+    """A context holding only *span*, for a measurement's exemplar to link to it even after
+    the span was detached (all the SDK reads from it); cheaper than
+    ``trace.set_span_in_context``, which copies the current context."""
+    return Context({_SPAN_KEY: span})
 
 
 class HttpServerTracer:
@@ -78,7 +87,7 @@ class HttpServerTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_active", "_duration", "guard", "options", "tracer")
+    __slots__ = ("_active", "_duration", "_known", "_query_keys", "guard", "options", "tracer")
 
     def __init__(
         self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
@@ -86,6 +95,9 @@ class HttpServerTracer:
         self.tracer = tracer
         self.options = options
         self.guard = guard
+        # Resolved once, like every option: not an environment read per request.
+        self._known = known_methods()
+        self._query_keys = sensitive_query_keys()
         self._duration = meter.create_histogram(
             n.HTTP_SERVER_REQUEST_DURATION,
             unit="s",
@@ -135,36 +147,34 @@ class HttpServerTracer:
 
     def start_wsgi(self, environ: Mapping[str, Any], route: str | None = None) -> ServerRequest:
         """Start the span for a WSGI request (child of the propagated context, if any)."""
-        method = normalize_method(str(environ.get("REQUEST_METHOD", "")))
+        original = str(environ.get("REQUEST_METHOD", ""))
+        method = normalize_method(original, self._known)
         scheme = str(environ.get("wsgi.url_scheme", "http"))
         ctx = extract(environ, wsgi_getter)
-        request = ServerRequest(self, method, scheme, route, ctx, str(environ.get("PATH_INFO", "")))
+        request = ServerRequest(self, method, scheme, route, ctx, wsgi_path(environ))
         if request.recording:
-            attrs = server_attributes_from_environ(environ)
-            if self.options.server_request_headers:
-                attrs.update(self.options.server_request_headers.attributes(wsgi_headers(environ)))
+            attrs = environ_extra_attributes(environ, original, method, scheme, self._query_keys)
+            capture = self.options.server_request_headers
+            if capture:
+                attrs.update(capture.attributes(wsgi_headers(environ)))
             request.span.set_attributes(attrs)
-            proto = attrs.get(n.NETWORK_PROTOCOL_VERSION)
+            request.protocol = attrs.get(n.NETWORK_PROTOCOL_VERSION)
         else:
-            proto = str(environ.get("SERVER_PROTOCOL", ""))[5:] or None
-        request.protocol = proto
+            request.protocol = str(environ.get("SERVER_PROTOCOL", ""))[5:] or None
         return request
 
     def start_asgi(self, scope: Mapping[str, Any], route: str | None = None) -> ServerRequest:
         """Start the span for an ASGI ``http`` or ``websocket`` scope."""
-        method = normalize_method(str(scope.get("method", "GET")))
-        scheme = str(scope.get("scheme") or "http")
+        original = str(scope.get("method", "GET"))
+        method = normalize_method(original, self._known)
+        scheme = scope_scheme(scope)
         ctx = extract(scope, asgi_getter)
-        path = str(scope.get("root_path", "")) + str(scope.get("path", ""))
-        request = ServerRequest(self, method, scheme, route, ctx, path)
+        request = ServerRequest(self, method, scheme, route, ctx, scope_path(scope))
         if request.recording:
-            attrs = server_attributes_from_scope(scope)
-            if self.options.server_request_headers:
-                attrs.update(
-                    self.options.server_request_headers.attributes(
-                        asgi_headers(scope.get("headers") or ())
-                    )
-                )
+            attrs = scope_extra_attributes(scope, original, method, scheme, self._query_keys)
+            capture = self.options.server_request_headers
+            if capture:
+                attrs.update(capture.attributes(asgi_headers(scope.get("headers") or ())))
             request.span.set_attributes(attrs)
         version = scope.get("http_version")
         request.protocol = str(version) if version else None
@@ -217,12 +227,10 @@ class ServerRequest:
             attributes={
                 n.HTTP_REQUEST_METHOD: method,
                 n.URL_SCHEME: scheme,
-                n.URL_PATH: path or "/",
+                n.URL_PATH: path,
             },
         )
         self.recording = self.span.is_recording()
-        if route and self.recording:
-            self.span.set_attribute(n.HTTP_ROUTE, route)
         owner._active.add((method, scheme), 1)
         self._start = time.perf_counter()
 
@@ -245,22 +253,20 @@ class ServerRequest:
     # -- facts learned while the request runs ------------------------------------------------
 
     def set_route(self, route: str | None) -> None:
-        """The matched route template; renames the span ``{METHOD} {route}``."""
-        if not route:
+        """The matched route template; renames the span ``{METHOD} {route}`` now (``http.route``
+        is set with the other end-of-request attributes, in one pass, by :meth:`end`)."""
+        if not route or route == self.route:
             return
         self.route = route
         if self.recording:
-            self.span.set_attribute(n.HTTP_ROUTE, route)
             self.span.update_name(server_span_name(self.method, route))
 
     def set_status_code(self, status_code: int) -> None:
-        """The response status code."""
+        """The response status code (set on the span by :meth:`end`)."""
         try:
             self.status_code = int(status_code)
         except (TypeError, ValueError):
             return
-        if self.recording:
-            self.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, self.status_code)
 
     def response_headers(self, headers: Iterable[tuple[str, str]]) -> None:
         """Capture configured response headers (``(name, value)`` text pairs)."""
@@ -286,24 +292,37 @@ class ServerRequest:
         duration = time.perf_counter() - self._start
         code = self.status_code
         err = self.error_type
-        if err is None and code is not None:
-            status, err = server_status(code)
-            if status is StatusCode.ERROR and self.recording:
-                self.span.set_status(Status(StatusCode.ERROR))
+        route = self.route
+        span = self.span
+        recording = self.recording
+        if err is None and code is not None and (code >= 500 or code < 100):
+            err = server_status(code)[1]
+            if recording:
+                span.set_status(Status(StatusCode.ERROR))
         attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: self.method, n.URL_SCHEME: self.scheme}
-        if self.route:
-            attrs[n.HTTP_ROUTE] = self.route
+        if route:
+            attrs[n.HTTP_ROUTE] = route
         if code is not None:
             attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
         if err is not None:
             attrs[n.ERROR_TYPE] = err
-            if self.recording:
-                self.span.set_attribute(n.ERROR_TYPE, err)
+        if recording:
+            # Route, status and error type in one pass (the SDK locks and cleans per call).
+            late: dict[str, Any] = {}
+            if route:
+                late[n.HTTP_ROUTE] = route
+            if code is not None:
+                late[n.HTTP_RESPONSE_STATUS_CODE] = code
+            if err is not None:
+                late[n.ERROR_TYPE] = err
+            if late:
+                span.set_attributes(late)
         if self.protocol:
             attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
-        ctx = _record_context(self.span)
-        self.span.end()
-        owner._duration.record(duration, attrs, context=ctx)
+        span.end()
+        owner._duration.record(
+            duration, attrs, context=exemplar_context(span) if recording else None
+        )
         owner._active.add((self.method, self.scheme), -1)
 
     @property

@@ -17,17 +17,24 @@ __all__ = [
     "SENSITIVE_QUERY_KEYS",
     "asgi_headers",
     "client_status",
+    "environ_extra_attributes",
     "error_type",
+    "known_methods",
     "normalize_method",
     "protocol_version",
     "redact_query",
     "redact_url",
+    "scope_extra_attributes",
+    "scope_path",
+    "scope_scheme",
+    "sensitive_query_keys",
     "server_attributes_from_environ",
     "server_attributes_from_scope",
     "server_span_name",
     "server_status",
     "split_host_port",
     "wsgi_headers",
+    "wsgi_path",
 ]
 
 #: The methods the HTTP conventions know; others are recorded as ``_OTHER``.
@@ -67,12 +74,19 @@ def _known_methods(raw: str | None) -> frozenset[str]:
     return frozenset(m.strip().upper() for m in raw.split(",") if m.strip())
 
 
-def normalize_method(method: str) -> str:
+def known_methods() -> frozenset[str]:
+    """The known methods now: ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` or the standard set."""
+    return _known_methods(os.environ.get("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"))
+
+
+def normalize_method(method: str, known: frozenset[str] | None = None) -> str:
     """The method as the conventions want it: known methods as-is, anything else ``_OTHER``.
 
-    ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` replaces the known set.
+    ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` replaces the known set; a tracer resolves it
+    once (``known=``) instead of reading the environment per request.
     """
-    known = _known_methods(os.environ.get("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"))
+    if known is None:
+        known = known_methods()
     if method in known:
         return method
     upper = method.upper()
@@ -93,26 +107,32 @@ def _sensitive_keys(extra: str | None) -> frozenset[str]:
     return frozenset(keys)
 
 
-def redact_query(query: str) -> str:
+def sensitive_query_keys() -> frozenset[str]:
+    """The query keys redacted now: the standard ones plus ``SPANWISE_URL_REDACT_QUERY_KEYS``."""
+    return _sensitive_keys(os.environ.get("SPANWISE_URL_REDACT_QUERY_KEYS"))
+
+
+def redact_query(query: str, keys: frozenset[str] | None = None) -> str:
     """Replace the values of sensitive query keys by ``REDACTED``; everything else is kept.
 
-    Extra keys come from ``SPANWISE_URL_REDACT_QUERY_KEYS`` (comma-separated).
+    Extra keys come from ``SPANWISE_URL_REDACT_QUERY_KEYS`` (comma-separated); a tracer
+    resolves them once (``keys=``) instead of reading the environment per request.
     """
     if not query or "=" not in query:
         return query
-    keys = _sensitive_keys(os.environ.get("SPANWISE_URL_REDACT_QUERY_KEYS"))
-    lowered = query.lower()
-    if not any(k in lowered for k in keys):
-        return query
+    if keys is None:
+        keys = sensitive_query_keys()
     parts = query.split("&")
+    redacted = False
     for i, part in enumerate(parts):
         key, sep, _ = part.partition("=")
         if sep and key.lower() in keys:
             parts[i] = f"{key}={REDACTED}"
-    return "&".join(parts)
+            redacted = True
+    return "&".join(parts) if redacted else query
 
 
-def redact_url(url: str) -> str:
+def redact_url(url: str, keys: frozenset[str] | None = None) -> str:
     """Hide credentials in the authority and sensitive query values of a full URL."""
     scheme_end = url.find("://")
     if scheme_end != -1:
@@ -131,7 +151,7 @@ def redact_url(url: str) -> str:
     frag = url.find("#", q)
     query = url[q + 1 :] if frag == -1 else url[q + 1 : frag]
     tail = "" if frag == -1 else url[frag:]
-    return f"{url[: q + 1]}{redact_query(query)}{tail}"
+    return f"{url[: q + 1]}{redact_query(query, keys)}{tail}"
 
 
 def server_status(status_code: int) -> tuple[StatusCode, str | None]:
@@ -222,8 +242,11 @@ def asgi_headers(headers: Iterable[tuple[bytes, bytes]]) -> Iterable[tuple[str, 
             continue
 
 
-def _wsgi_path(environ: Mapping[str, Any]) -> str:
+def wsgi_path(environ: Mapping[str, Any]) -> str:
+    """``SCRIPT_NAME`` + ``PATH_INFO`` as the text the client sent (``/`` if empty)."""
     path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    if path.isascii():
+        return path or "/"
     try:
         # WSGI hands the path as latin-1-decoded bytes; recover the original text.
         return path.encode("latin-1").decode("utf-8")
@@ -231,41 +254,76 @@ def _wsgi_path(environ: Mapping[str, Any]) -> str:
         return path
 
 
+def scope_scheme(scope: Mapping[str, Any]) -> str:
+    """The URL scheme of an ASGI scope (``ws`` for a websocket scope that names none)."""
+    return str(scope.get("scheme") or ("ws" if scope.get("type") == "websocket" else "http"))
+
+
+def scope_path(scope: Mapping[str, Any]) -> str:
+    """``root_path`` + ``path`` of an ASGI scope; ``raw_path`` if both are empty, else ``/``."""
+    path = str(scope.get("root_path", "")) + str(scope.get("path", ""))
+    if not path:
+        raw_path = scope.get("raw_path")
+        if isinstance(raw_path, bytes):
+            path = raw_path.decode("latin-1")
+    return path or "/"
+
+
 def server_attributes_from_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
     """Every HTTP server attribute a WSGI environ gives (not the route or status)."""
     method_original = str(environ.get("REQUEST_METHOD", ""))
     method = normalize_method(method_original)
+    scheme = str(environ.get("wsgi.url_scheme", "http"))
     attrs: dict[str, Any] = {
         n.HTTP_REQUEST_METHOD: method,
-        n.URL_SCHEME: str(environ.get("wsgi.url_scheme", "http")),
-        n.URL_PATH: _wsgi_path(environ) or "/",
+        n.URL_SCHEME: scheme,
+        n.URL_PATH: wsgi_path(environ),
     }
+    attrs.update(
+        environ_extra_attributes(environ, method_original, method, scheme, sensitive_query_keys())
+    )
+    return attrs
+
+
+def environ_extra_attributes(
+    environ: Mapping[str, Any],
+    method_original: str,
+    method: str,
+    scheme: str,
+    keys: frozenset[str],
+) -> dict[str, Any]:
+    """The server attributes of a WSGI environ beyond method, scheme and path (those a
+    tracer gives at span start), computed only for a recording span."""
+    attrs: dict[str, Any] = {}
     if method == OTHER_METHOD:
         attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
-    query = environ.get("QUERY_STRING")
+    get = environ.get
+    query = get("QUERY_STRING")
     if query:
-        attrs[n.URL_QUERY] = redact_query(str(query))
-    host = environ.get("HTTP_HOST")
+        attrs[n.URL_QUERY] = redact_query(str(query), keys)
+    host = get("HTTP_HOST")
     if host:
         address, port = split_host_port(str(host))
     else:
-        address = str(environ.get("SERVER_NAME", "")) or None  # type: ignore[assignment]
+        address = str(get("SERVER_NAME", "")) or None  # type: ignore[assignment]
         try:
-            port = int(environ.get("SERVER_PORT", 0)) or None
+            port = int(get("SERVER_PORT", 0)) or None
         except (TypeError, ValueError):
             port = None
     if address:
         attrs[n.SERVER_ADDRESS] = address
     if port is None:
-        port = 443 if attrs[n.URL_SCHEME] == "https" else 80
+        port = 443 if scheme == "https" else 80
     attrs[n.SERVER_PORT] = port
-    peer = environ.get("REMOTE_ADDR")
+    peer = get("REMOTE_ADDR")
     client = None
-    forwarded = environ.get("HTTP_FORWARDED")
+    forwarded = get("HTTP_FORWARDED")
     if forwarded:
         client = _forwarded_client(str(forwarded))
-    if client is None and environ.get("HTTP_X_FORWARDED_FOR"):
-        client = _first_forwarded_for(str(environ["HTTP_X_FORWARDED_FOR"]))
+    if client is None:
+        xff = get("HTTP_X_FORWARDED_FOR")
+        if xff:
+            client = _first_forwarded_for(str(xff))
     if client is None and peer:
         client = str(peer)
     if client:
@@ -274,10 +332,10 @@ def server_attributes_from_environ(environ: Mapping[str, Any]) -> dict[str, Any]
         attrs[n.NETWORK_PEER_ADDRESS] = str(peer)
         with contextlib.suppress(KeyError, TypeError, ValueError):
             attrs[n.NETWORK_PEER_PORT] = int(environ["REMOTE_PORT"])
-    agent = environ.get("HTTP_USER_AGENT")
+    agent = get("HTTP_USER_AGENT")
     if agent:
         attrs[n.USER_AGENT_ORIGINAL] = str(agent)
-    version = protocol_version(str(environ.get("SERVER_PROTOCOL", "")))
+    version = protocol_version(str(get("SERVER_PROTOCOL", "")))
     if version:
         attrs[n.NETWORK_PROTOCOL_VERSION] = version
     return attrs
@@ -287,22 +345,34 @@ def server_attributes_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
     """Every HTTP server attribute an ASGI ``http``/``websocket`` scope gives."""
     method_original = str(scope.get("method", "GET"))
     method = normalize_method(method_original)
-    scheme = str(scope.get("scheme") or ("ws" if scope.get("type") == "websocket" else "http"))
-    raw_path = scope.get("raw_path")
-    path = str(scope.get("root_path", "")) + str(scope.get("path", ""))
-    if not path and isinstance(raw_path, bytes):
-        path = raw_path.decode("latin-1")
+    scheme = scope_scheme(scope)
     attrs: dict[str, Any] = {
         n.HTTP_REQUEST_METHOD: method,
         n.URL_SCHEME: scheme,
-        n.URL_PATH: path or "/",
+        n.URL_PATH: scope_path(scope),
     }
+    attrs.update(
+        scope_extra_attributes(scope, method_original, method, scheme, sensitive_query_keys())
+    )
+    return attrs
+
+
+def scope_extra_attributes(
+    scope: Mapping[str, Any],
+    method_original: str,
+    method: str,
+    scheme: str,
+    keys: frozenset[str],
+) -> dict[str, Any]:
+    """The server attributes of an ASGI scope beyond method, scheme and path (those a tracer
+    gives at span start), computed only for a recording span."""
+    attrs: dict[str, Any] = {}
     if method == OTHER_METHOD:
         attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
     query = scope.get("query_string")
     if query:
         text = query.decode("latin-1") if isinstance(query, (bytes, bytearray)) else str(query)
-        attrs[n.URL_QUERY] = redact_query(text)
+        attrs[n.URL_QUERY] = redact_query(text, keys)
     host = agent = forwarded = xff = None
     for name, value in scope.get("headers") or ():
         if name == b"host":
