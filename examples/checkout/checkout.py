@@ -22,6 +22,15 @@ INVENTORY_URL = env("INVENTORY_URL", "http://127.0.0.1:8002")
 FRAUD_TIMEOUT_S = float(env("DEMO_FRAUD_TIMEOUT", "1.0"))
 
 engine = sa.create_engine(f"sqlite:///{env('DEMO_DB', 'orders.db')}")
+
+
+@sa.event.listens_for(engine, "connect")
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL: concurrent checkouts do not queue behind each other's fsync.
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
 meta = sa.MetaData()
 orders = sa.Table(
     "orders",

@@ -402,11 +402,13 @@ def investigate(rx: OtlpReceiver, workdir: Path, with_redis: bool) -> bool:
     p50, p99 = quantile(points, 0.50), quantile(points, 0.99)
     print(f"  p50 {format_duration(p50)}, p99 {format_duration(p99)}")
 
-    print("\nStep 2 — an exemplar: a real request behind the slow tail")
+    print("\nStep 2 — an exemplar: a real failing request behind the spike")
     # The SDK hands each exemplar over once, in the export after the measurement: look at all.
+    # As in the walkthrough, start from the failing (5xx) series; fall back to every series.
+    failing = [p for p in every if status_of(p) >= 500] or every
     exemplars = [
         (e.as_double, e.trace_id.hex(), e.span_id.hex())
-        for p in every
+        for p in failing
         for e in p.exemplars
         if e.trace_id
     ]
