@@ -10,6 +10,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options, max_attribute_length
 from ._guard import Guard
+from ._http_server import exemplar_context
 from .semconv import _names as n
 from .semconv._http import error_type
 from .semconv._sql import analyze_sql
@@ -200,6 +201,8 @@ class DbOperation:
             attrs[n.ERROR_TYPE] = self.error_type
             if self.recording:
                 self.span.set_attribute(n.ERROR_TYPE, self.error_type)
-        ctx = trace.set_span_in_context(self.span) if self.recording else None
-        self.span.end()
-        self._owner._duration.record(duration, attrs, context=ctx)
+        span = self.span
+        span.end()
+        self._owner._duration.record(
+            duration, attrs, context=exemplar_context(span) if self.recording else None
+        )

@@ -12,8 +12,17 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options
 from ._guard import Guard
+from ._http_server import exemplar_context
 from .semconv import _names as n
-from .semconv._http import OTHER_METHOD, client_status, error_type, normalize_method, redact_url
+from .semconv._http import (
+    OTHER_METHOD,
+    client_status,
+    error_type,
+    known_methods,
+    normalize_method,
+    redact_url,
+    sensitive_query_keys,
+)
 
 __all__ = ["ClientRequest", "HttpClientTracer"]
 
@@ -24,7 +33,7 @@ class HttpClientTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_duration", "guard", "options", "tracer")
+    __slots__ = ("_duration", "_known", "_query_keys", "guard", "options", "tracer")
 
     def __init__(
         self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
@@ -32,6 +41,9 @@ class HttpClientTracer:
         self.tracer = tracer
         self.options = options
         self.guard = guard
+        # Resolved once, like every option: not an environment read per request.
+        self._known = known_methods()
+        self._query_keys = sensitive_query_keys()
         self._duration = meter.create_histogram(
             n.HTTP_CLIENT_REQUEST_DURATION,
             unit="s",
@@ -71,7 +83,7 @@ class ClientRequest:
 
     def __init__(self, owner: HttpClientTracer, method_original: str, url: str) -> None:
         self._owner = owner
-        self.method = method = normalize_method(method_original)
+        self.method = method = normalize_method(method_original, owner._known)
         self.status_code: int | None = None
         self.error_type: str | None = None
         self.protocol: str | None = None
@@ -92,7 +104,7 @@ class ClientRequest:
         )
         self.recording = self.span.is_recording()
         if self.recording:
-            more: dict[str, Any] = {n.URL_FULL: redact_url(url)}
+            more: dict[str, Any] = {n.URL_FULL: redact_url(url, owner._query_keys)}
             if method == OTHER_METHOD:
                 more[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
             self.span.set_attributes(more)
@@ -111,13 +123,11 @@ class ClientRequest:
             self.span.set_attributes(capture.attributes(headers))  # type: ignore[arg-type]
 
     def set_status_code(self, status_code: int) -> None:
-        """The response status code."""
+        """The response status code (set on the span by :meth:`end`)."""
         try:
             self.status_code = int(status_code)
         except (TypeError, ValueError):
             return
-        if self.recording:
-            self.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, self.status_code)
 
     def record_exception(self, exc: BaseException) -> None:
         """The request failed with *exc* (connection refused, timeout …)."""
@@ -134,10 +144,12 @@ class ClientRequest:
         duration = time.perf_counter() - self._start
         code = self.status_code
         err = self.error_type
+        span = self.span
+        recording = self.recording
         if err is None and code is not None:
             status, err = client_status(code)
-            if status is StatusCode.ERROR and self.recording:
-                self.span.set_status(Status(StatusCode.ERROR))
+            if status is StatusCode.ERROR and recording:
+                span.set_status(Status(StatusCode.ERROR))
         attrs: dict[str, Any] = {
             n.HTTP_REQUEST_METHOD: self.method,
             n.SERVER_PORT: self.server_port,
@@ -149,10 +161,17 @@ class ClientRequest:
             attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
         if err is not None:
             attrs[n.ERROR_TYPE] = err
-            if self.recording:
-                self.span.set_attribute(n.ERROR_TYPE, err)
+        if recording and (code is not None or err is not None):
+            # Status and error type in one pass (the SDK locks and cleans per call).
+            late: dict[str, Any] = {}
+            if code is not None:
+                late[n.HTTP_RESPONSE_STATUS_CODE] = code
+            if err is not None:
+                late[n.ERROR_TYPE] = err
+            span.set_attributes(late)
         if self.protocol:
             attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
-        ctx = trace.set_span_in_context(self.span) if self.recording else None
-        self.span.end()
-        self._owner._duration.record(duration, attrs, context=ctx)
+        span.end()
+        self._owner._duration.record(
+            duration, attrs, context=exemplar_context(span) if recording else None
+        )

@@ -49,6 +49,7 @@ from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
 
 from ._config import Options
 from ._guard import Guard
+from ._http_server import exemplar_context
 from .propagation import extract, inject
 from .semconv import _names as n
 from .semconv._http import error_type
@@ -389,7 +390,7 @@ class MessagingOperation:
             attrs = {**attrs, n.ERROR_TYPE: self.error_type}
             if self.recording:
                 self.span.set_attribute(n.ERROR_TYPE, self.error_type)
-        ctx = trace.set_span_in_context(self.span) if self.recording else None
+        ctx = exemplar_context(self.span) if self.recording else None
         self.span.end()
         owner = self._owner
         if self._type == OPERATION_TYPE_PROCESS:
