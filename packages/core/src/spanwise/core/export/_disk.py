@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BufferStats", "DiskBufferedSpanExporter", "decode_spans", "encode_spans"]
 
+_SUPPRESS_KEY = getattr(context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
 _log = logging.getLogger(__name__)
 
 _SUFFIX = ".otlp"
@@ -431,6 +433,10 @@ class DiskBufferedSpanExporter(SpanExporter):
         return memory
 
     def _run(self) -> None:
+        # This thread sends telemetry: nothing it does may be traced. An instrumented HTTP client
+        # (our requests plugin under OTLP/HTTP) would otherwise trace every export, and those
+        # spans would be exported in turn. The SDK's batch worker does the same.
+        context.attach(context.set_value(_SUPPRESS_KEY, True))
         delay = 0.0
         while True:
             with self._cv:
