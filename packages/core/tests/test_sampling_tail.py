@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -197,3 +198,28 @@ class TestTailSampling:
 def test_parse_duration(value: object, seconds: float) -> None:
     """Collector-style durations."""
     assert seconds == parse_duration(value)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_forked_child_decides_its_own_traces() -> None:
+    """After fork the child has a decision thread of its own: its traces are decided in time."""
+    cfg = {"decision_wait": "50ms", "policies": [{"type": "always_sample"}]}
+    provider, _, exporter = pipeline(cfg)
+    tracer = provider.get_tracer("t")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report how many spans were exported without a flush
+        try:
+            tracer.start_span("in-child").end()
+            deadline = time.monotonic() + 5
+            while not exporter.get_finished_spans() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.write(write, str(len(exporter.get_finished_spans())).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    exported_in_child = int(os.read(read, 16) or b"0")
+    os.close(read)
+    provider.shutdown()
+    assert 1 == exported_in_child

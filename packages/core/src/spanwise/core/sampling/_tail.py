@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,12 @@ from .._guard import logger
 from ._policies import Policy, parse_duration, policy_from_config
 
 __all__ = ["TailSamplingSpanProcessor", "TailSamplingStats"]
+
+
+def _call_if_alive(ref: weakref.WeakMethod[Any]) -> None:
+    method = ref()
+    if method is not None:
+        method()
 
 
 @dataclass
@@ -72,10 +80,26 @@ class TailSamplingSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tick = tick if tick is not None else min(1.0, max(0.01, decision_wait / 10))
+        self._start_thread()
+        if hasattr(os, "register_at_fork"):
+            # A forked worker (gunicorn --preload, Celery prefork) gets its own decision thread
+            # and an empty buffer: the parent decides the traces it had buffered.
+            ref = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=lambda: _call_if_alive(ref))
+
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(
             target=self._run, name="spanwise-tail-sampling", daemon=True
         )
         self._thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._traces.clear()
+        self._decisions.clear()
+        if not self._stop.is_set():
+            self._stop = threading.Event()
+            self._start_thread()
 
     # -- configuration -----------------------------------------------------------------------
 
