@@ -17,7 +17,6 @@ import functools
 import logging
 import os
 import socket
-import threading
 import weakref
 
 from spanwise.core.metrics import PrometheusExemplarReader
@@ -68,18 +67,16 @@ class ForkAwarePrometheusReader(PrometheusExemplarReader):
 
     def _serve_first_free(self) -> None:
         if self.base_port == 0:
-            self._serve(self._host, 0)
+            self.serve(self.host, 0)
             return
         last = min(65535, self.base_port + PORTS_PER_HOST - 1)
         for port in range(self.base_port, last + 1):
-            if _port_free(self._host, port):
-                self._serve(self._host, port)
-                if self._server is not None:
-                    return
+            if _port_free(self.host, port) and self.serve(self.host, port):
+                return
         logger.warning(
             "spanwise: no free port for the Prometheus endpoint in %s:%d-%d; metrics of "
             "process %d are not served",
-            self._host,
+            self.host,
             self.base_port,
             last,
             os.getpid(),
@@ -87,13 +84,10 @@ class ForkAwarePrometheusReader(PrometheusExemplarReader):
 
     def _serve_in_child(self) -> None:
         """In a forked child: drop the parent's socket; serve on our own port if asked to."""
-        self._render_lock = threading.Lock()  # a parent's scrape may have held it at fork
-        server, self._server, self._thread = self._server, None, None
-        if server is not None:
-            server.socket.close()  # the child's copy only; the parent keeps serving
+        parent_was_serving = self.release_after_fork()
         if self.port_per_worker:
             self._serve_first_free()
-        elif server is not None:
+        elif parent_was_serving:
             logger.warning(
                 "spanwise: the Prometheus endpoint stays with the parent process; metrics of "
                 "forked process %d are not served (set SPANWISE_PROMETHEUS_PORT_PER_WORKER=true "

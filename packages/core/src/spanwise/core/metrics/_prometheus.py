@@ -102,9 +102,14 @@ class PrometheusExemplarReader(MetricReader):
         self._thread: threading.Thread | None = None
         self._host = host
         if start_server:
-            self._serve(host, port)
+            self.serve(host, port)
 
     # -- serving ------------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host the endpoint listens (or would listen) on."""
+        return self._host
 
     @property
     def port(self) -> int | None:
@@ -125,7 +130,33 @@ class PrometheusExemplarReader(MetricReader):
             data, self._received = self._received, None
         return render_metrics(data, openmetrics)
 
+    def serve(self, host: str | None = None, port: int = DEFAULT_PORT) -> bool:
+        """Start serving on *host*:*port* (``0``: any free port); False if it cannot listen
+        (logged once, never raised). Does nothing and returns True if already serving.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._server is not None:
+            return True
+        self._serve(self._host if host is None else host, port)
+        return self._server is not None
+
+    def release_after_fork(self) -> bool:
+        """In a forked child: let go of the parent's listening socket (the child's copy only;
+        the parent keeps serving) and renew the locks. Returns whether the parent was serving;
+        call :meth:`serve` afterwards to serve from the child on a port of its own.
+
+        .. versionadded:: 0.1.0
+        """
+        self._render_lock = threading.Lock()  # a parent's scrape may have held it at fork
+        server, self._server, self._thread = self._server, None, None
+        if server is None:
+            return False
+        server.socket.close()
+        return True
+
     def _serve(self, host: str, port: int) -> None:
+        self._host = host
         try:
             server = ThreadingHTTPServer((host, port), _Handler)
         except OSError as exc:
