@@ -256,7 +256,10 @@ def _plan_for(textmap: Any) -> _Plan | None:
 
 
 def _wsgi_present(carrier: Any, plan: _Plan) -> bool:
-    return any(key in carrier for key in plan.wsgi_keys)
+    for key in plan.wsgi_keys:  # noqa: SIM110 - a plain loop is cheaper than any() over a genexpr
+        if key in carrier:
+            return True
+    return False
 
 
 def _asgi_present(carrier: Any, plan: _Plan) -> bool:
