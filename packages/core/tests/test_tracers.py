@@ -237,6 +237,33 @@ class TestHttpClientTracer:
         )
         assert len(telemetry.metrics()["http.client.request.duration"]) == 1
 
+    def test_status_and_error_type_at_end(self, telemetry: CapturedTelemetry) -> None:
+        """Status code and error.type land on the span and the metric; the exemplar names it."""
+        client = HttpClientTracer(*tracers())
+        request = client.start("GET", "http://h/x")
+        request.set_status_code(503)
+        request.end()
+        span = telemetry.spans()[0]
+        assert span.attributes is not None
+        (point,) = telemetry.metrics()["http.client.request.duration"]
+        assert (503, "503", 503, "503", [span.context.span_id]) == (
+            span.attributes["http.response.status_code"],
+            span.attributes["error.type"],
+            point.attributes["http.response.status_code"],
+            point.attributes["error.type"],
+            [e.span_id for e in point.exemplars],
+        )
+
+    def test_query_keys_resolved_once(
+        self, telemetry: CapturedTelemetry, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SPANWISE_URL_REDACT_QUERY_KEYS is read when the tracer is made."""
+        monkeypatch.setenv("SPANWISE_URL_REDACT_QUERY_KEYS", "session")
+        client = HttpClientTracer(*tracers())
+        monkeypatch.delenv("SPANWISE_URL_REDACT_QUERY_KEYS")
+        client.start("GET", "http://h/x?session=s&a=1").end()
+        assert "http://h/x?session=REDACTED&a=1" == telemetry.spans()[0].attributes["url.full"]  # type: ignore[index]
+
 
 class TestDbClientTracer:
     def test_sql_span(self, telemetry: CapturedTelemetry) -> None:
