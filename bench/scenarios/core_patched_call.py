@@ -34,7 +34,9 @@ def make(variant: str) -> Callable[[], object]:
                     finally:
                         span.end()
 
-                self.patcher.wrap_object(Service, "handle", self.patcher.around_sync("handle", step))
+                self.patcher.wrap_object(
+                    Service, "handle", self.patcher.around_sync("handle", step)
+                )
 
         CoreBench().instrument()
     return lambda: service.handle(1)

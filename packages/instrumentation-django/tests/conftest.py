@@ -23,7 +23,9 @@ if str(HERE) not in sys.path:
 # Django fix-up, for one, imports whatever module it names).
 if not settings.configured:
     _project = importlib.import_module("spanwise_django_testapp.settings")
-    settings.configure(**{name: getattr(_project, name) for name in dir(_project) if name.isupper()})
+    settings.configure(
+        **{name: getattr(_project, name) for name in dir(_project) if name.isupper()}
+    )
 django.setup()
 
 
