@@ -50,6 +50,8 @@ PACKAGE_TEST_DEPS: dict[str, list[str]] = {
 OLDEST_TEST_DEPS: dict[str, list[str]] = {
     # Starlette 0.27's TestClient passes app= to httpx.Client, which httpx 0.28 removed.
     "instrumentation-fastapi": ["httpx<0.28"],
+    # Flask 2.2 imports werkzeug.urls.url_quote, removed in Werkzeug 3 (Flask 2.2 sets no cap).
+    "instrumentation-flask": ["werkzeug<3"],
 }
 # Printed by each matrix session, so its log says which versions were actually tested.
 VERSIONS = (
