@@ -501,7 +501,8 @@ class TestUninstrument:
             FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
             s.client.get("/health")
             s.client.get("/users/2")
-            assert "GET /users/{uid}" == one_server_span(telemetry, wait).name
+            # Ours only: FastAPI's own span for /users/1 (0.142+) may end after the reset.
+            assert ["GET /users/{uid}"] == wait(lambda: ours(telemetry))
             FastAPIInstrumentor.uninstrument_app(app)
             telemetry.reset()
             s.client.get("/users/3")
