@@ -14,7 +14,7 @@ from ._db_client import DbClientTracer, DbOperation
 from ._guard import Guard
 from ._http_client import ClientRequest, HttpClientTracer
 from ._http_server import HttpServerTracer, ServerRequest
-from ._instrumentor import Instrumentor
+from ._instrumentor import SCHEMA_URL, Instrumentor, Scoped
 from ._messaging import (
     OPERATION_TYPE_PROCESS,
     OPERATION_TYPE_RECEIVE,
@@ -30,6 +30,7 @@ __all__ = [
     "OPERATION_TYPE_PROCESS",
     "OPERATION_TYPE_RECEIVE",
     "OPERATION_TYPE_SEND",
+    "SCHEMA_URL",
     "Around",
     "Call",
     "ClientRequest",
@@ -46,6 +47,7 @@ __all__ = [
     "MessagingTracer",
     "Options",
     "Patcher",
+    "Scoped",
     "ServerRequest",
     "Wrapper",
     "__version__",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, ClassVar
 
@@ -13,7 +14,22 @@ from ._guard import Guard, logger
 from ._patching import Patcher
 from ._versions import check_library
 
-__all__ = ["Instrumentor"]
+__all__ = ["SCHEMA_URL", "Instrumentor", "Scoped"]
+
+#: The semantic-conventions schema our telemetry follows.
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.30.0"
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """Options resolved for one instrumented object, with a tracer and a meter honouring them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    options: Options
+    tracer: trace.Tracer
+    meter: metrics.Meter
 
 
 class Instrumentor:
@@ -136,12 +152,7 @@ class Instrumentor:
         """This plugin's tracer (a proxy until the SDK is configured, then the real one)."""
         tracer = self._tracer
         if tracer is None:
-            tracer = self._tracer = trace.get_tracer(
-                self.scope_name,
-                self.version,
-                tracer_provider=self.options.tracer_provider,
-                schema_url="https://opentelemetry.io/schemas/1.30.0",
-            )
+            tracer = self._tracer = self._make_tracer(self.options.tracer_provider)
         return tracer
 
     @property
@@ -149,13 +160,41 @@ class Instrumentor:
         """This plugin's meter (a proxy until the SDK is configured, then the real one)."""
         meter = self._meter
         if meter is None:
-            meter = self._meter = metrics.get_meter(
-                self.scope_name,
-                self.version,
-                meter_provider=self.options.meter_provider,
-                schema_url="https://opentelemetry.io/schemas/1.30.0",
-            )
+            meter = self._meter = self._make_meter(self.options.meter_provider)
         return meter
+
+    def scoped(self, options: dict[str, Any]) -> Scoped | None:
+        """For instrumenting one object (an app, an engine, a client) with its own options,
+        outside :meth:`instrument`: ``None`` when the kill switch or the version guard says
+        no (``force=True`` in *options* overrides the guard; it is removed from them), else the
+        resolved options with a tracer and a meter for them. Never raises.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._disabled():
+            return None
+        if not options.pop("force", False) and not self._version_ok():
+            return None
+        try:
+            resolved = Options.build(self.name, options)
+            return Scoped(
+                resolved,
+                self._make_tracer(resolved.tracer_provider),
+                self._make_meter(resolved.meter_provider),
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.guard.report("options", exc)
+            return None
+
+    def _make_tracer(self, provider: Any) -> trace.Tracer:
+        return trace.get_tracer(
+            self.scope_name, self.version, tracer_provider=provider, schema_url=SCHEMA_URL
+        )
+
+    def _make_meter(self, provider: Any) -> metrics.Meter:
+        return metrics.get_meter(
+            self.scope_name, self.version, meter_provider=provider, schema_url=SCHEMA_URL
+        )
 
     def _instrument(self) -> None:
         raise NotImplementedError

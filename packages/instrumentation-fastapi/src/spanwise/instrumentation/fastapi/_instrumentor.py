@@ -7,9 +7,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from opentelemetry import metrics, trace
-
-from spanwise.core import Instrumentor, Options, Patcher
+from spanwise.core import Instrumentor, Patcher
 
 from ._middleware import TracingMiddleware, TracingSettings
 from ._native import NativeTelemetrySwitch
@@ -17,7 +15,6 @@ from ._routes import RouteHook
 
 __all__ = ["FastAPIInstrumentor"]
 
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.30.0"
 
 #: The classes whose middleware stack gets our middleware on the outside. FastAPI overrides
 #: Starlette's method without calling it, so both are wrapped.
@@ -137,15 +134,12 @@ class FastAPIInstrumentor(Instrumentor):
         with cls._apps_lock:
             if app in self._app_records:
                 return
+            scoped = self.scoped(options)
+            if scoped is None:
+                return
             try:
-                resolved = Options.build(cls.name, options)
                 patcher = Patcher(self.guard)
-                tracer = trace.get_tracer(self.scope_name, self.version,
-                                          tracer_provider=resolved.tracer_provider,
-                                          schema_url=_SCHEMA_URL)  # fmt: skip
-                meter = metrics.get_meter(self.scope_name, self.version,
-                                          meter_provider=resolved.meter_provider,
-                                          schema_url=_SCHEMA_URL)  # fmt: skip
+                tracer, meter, resolved = scoped.tracer, scoped.meter, scoped.options
                 settings = TracingSettings(tracer, meter, resolved, self.guard, patcher)
                 patcher.wrap_object(app, "build_middleware_stack",
                                     self._stack_wrapper(settings, app))  # fmt: skip

@@ -6,15 +6,11 @@ import threading
 import weakref
 from typing import Any, cast
 
-from opentelemetry import metrics, trace
-
-from spanwise.core import HttpServerTracer, Instrumentor, Options, Patcher
+from spanwise.core import HttpServerTracer, Instrumentor, Patcher
 
 from ._middleware import HandleExceptionStep, WsgiStep
 
 __all__ = ["FlaskInstrumentor"]
-
-_SCHEMA = "https://opentelemetry.io/schemas/1.30.0"
 
 
 class FlaskInstrumentor(Instrumentor):
@@ -73,26 +69,13 @@ class FlaskInstrumentor(Instrumentor):
         """
         with self._apps_lock:
             self._skipped.discard(app)
-            if app in self._apps or self._disabled():
+            if app in self._apps:
                 return
-            force = bool(options.pop("force", False))
-            if not force and not self._version_ok():
+            scoped = self.scoped(options)
+            if scoped is None:
                 return
             try:
-                opts = Options.build(self.name, options)
-                tracer = trace.get_tracer(
-                    self.scope_name,
-                    self.version,
-                    tracer_provider=opts.tracer_provider,
-                    schema_url=_SCHEMA,
-                )
-                meter = metrics.get_meter(
-                    self.scope_name,
-                    self.version,
-                    meter_provider=opts.meter_provider,
-                    schema_url=_SCHEMA,
-                )
-                server = HttpServerTracer(tracer, meter, opts, self.guard)
+                server = HttpServerTracer(scoped.tracer, scoped.meter, scoped.options, self.guard)
             except Exception as exc:  # noqa: BLE001
                 self.guard.report("instrument_app", exc)
                 return

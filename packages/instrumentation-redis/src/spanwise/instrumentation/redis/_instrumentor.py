@@ -7,15 +7,12 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
-from opentelemetry import metrics, trace
-
-from spanwise.core import DbClientTracer, Guard, Instrumentor, Options, Patcher, Wrapper
+from spanwise.core import DbClientTracer, Guard, Instrumentor, Patcher, Wrapper
 
 from ._tracing import RedisSteps
 
 __all__ = ["RedisInstrumentor"]
 
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.30.0"
 
 # (module, "Class.method", kind): methods, not classes, so clients made before instrument()
 # are covered. Pipelines override execute_command (it only queues), so nothing doubles up.
@@ -115,25 +112,14 @@ class RedisInstrumentor(Instrumentor):
         .. versionadded:: 0.1.0
         """
         with self._lock:
-            if id(client) in self._client_patchers or self._disabled():
+            if id(client) in self._client_patchers:
                 return
-            if not options.pop("force", False) and not self._version_ok():
+            scoped = self.scoped(options)
+            if scoped is None:
                 return
             patcher = Patcher(self.guard)
             try:
-                opts = Options.build(self.name, options)
-                tracer = trace.get_tracer(
-                    self.scope_name,
-                    self.version,
-                    tracer_provider=opts.tracer_provider,
-                    schema_url=_SCHEMA_URL,
-                )
-                meter = metrics.get_meter(
-                    self.scope_name,
-                    self.version,
-                    meter_provider=opts.meter_provider,
-                    schema_url=_SCHEMA_URL,
-                )
+                tracer, meter, opts = scoped.tracer, scoped.meter, scoped.options
                 db = DbClientTracer(tracer, meter, opts, self.guard, system="redis")
                 wrappers = _wrappers(patcher, RedisSteps(db, opts, self.guard), "redis.client")
                 prefix = "async " if inspect.iscoroutinefunction(client.execute_command) else ""

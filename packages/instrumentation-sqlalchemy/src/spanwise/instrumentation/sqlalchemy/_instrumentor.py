@@ -5,16 +5,12 @@ from __future__ import annotations
 import weakref
 from typing import Any, ClassVar
 
-from opentelemetry import metrics, trace
-
-from spanwise.core import Instrumentor, Options
+from spanwise.core import Instrumentor
 
 from ._listeners import EngineTracer
 from ._pool import PoolUsage
 
 __all__ = ["SQLAlchemyInstrumentor"]
-
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.30.0"
 
 
 class SQLAlchemyInstrumentor(Instrumentor):
@@ -79,10 +75,8 @@ class SQLAlchemyInstrumentor(Instrumentor):
         .. versionadded:: 0.1.0
         """
         with self._lock:
-            if self._disabled():
-                return
-            force = bool(options.pop("force", False))
-            if not force and not self._version_ok():
+            scoped = self.scoped(options)
+            if scoped is None:
                 return
             try:
                 sync_engine = _sync_engine(engine)
@@ -95,20 +89,10 @@ class SQLAlchemyInstrumentor(Instrumentor):
             if found is not None and found[0]() is sync_engine:
                 return
             try:
-                opts = Options.build(self.name, options)
-                meter = metrics.get_meter(
-                    self.scope_name,
-                    self.version,
-                    meter_provider=opts.meter_provider,
-                    schema_url=_SCHEMA_URL,
-                )
+                opts = scoped.options
+                meter = scoped.meter
                 tracer = EngineTracer(
-                    trace.get_tracer(
-                        self.scope_name,
-                        self.version,
-                        tracer_provider=opts.tracer_provider,
-                        schema_url=_SCHEMA_URL,
-                    ),
+                    scoped.tracer,
                     meter,
                     opts,
                     self.guard,
