@@ -222,3 +222,27 @@ class TestVersionGuard:
                 and name != "spanwise-instrumentation-logging"
             ):
                 assert supported_requirements(name), name
+
+
+class TestScoped:
+    def test_resolves_options_tracer_and_meter(self, site: Path) -> None:
+        """Per-object options come back resolved, with a tracer and meter for them."""
+        scoped = make_plugin("")().scoped({"excluded_urls": "/health", "flag": 1})
+        assert scoped is not None
+        assert (("/health",), {"flag": 1}) == (
+            scoped.options.excluded_urls.patterns,
+            dict(scoped.options.extra),
+        )
+        assert scoped.tracer is not None
+        assert scoped.meter is not None
+
+    def test_kill_switch_and_version_guard_say_no(
+        self, site: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Disabled plugin or library out of range: None; force=True overrides the range."""
+        write_dist(site, "kv-plugin-scoped", ['kvlib>=2; extra == "instruments"'])
+        inst = make_plugin("kv-plugin-scoped")()
+        options = {"force": True}
+        assert (None, True, {}) == (inst.scoped({}), inst.scoped(options) is not None, options)
+        monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "kvlib")
+        assert inst.scoped({"force": True}) is None
