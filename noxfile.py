@@ -32,7 +32,7 @@ PYTHONS = [v for v in ("3.10", "3.11", "3.12", "3.13") if shutil.which(f"python{
 TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis"]
 # What each plugin's tests need besides the library under test: its servers, clients and
 # drivers, unpinned, so they resolve around the pinned library. Installing the whole ``libs``
-# group instead makes old pins unsatisfiable (requests 2.20 against ``requests>=2.28``) or drags
+# group instead makes old pins unsatisfiable (requests 2.25 against ``requests>=2.28``) or drags
 # in libraries that conflict with them; a package missing here still gets the whole group.
 PACKAGE_TEST_DEPS: dict[str, list[str]] = {
     "instrumentation-celery": ["celery[redis]"],
@@ -52,6 +52,9 @@ OLDEST_TEST_DEPS: dict[str, list[str]] = {
     "instrumentation-fastapi": ["httpx<0.28"],
     # Flask 2.2 imports werkzeug.urls.url_quote, removed in Werkzeug 3 (Flask 2.2 sets no cap).
     "instrumentation-flask": ["werkzeug<3"],
+    # Celery 5.3 accepts any kombu 5.x, but newer kombu's Redis transport needs redis-py 6.1
+    # while Celery 5.3's redis extra caps redis-py below 6: use the kombu of Celery 5.3's time.
+    "instrumentation-celery": ["kombu~=5.3.0"],
 }
 # Printed by each matrix session, so its log says which versions were actually tested.
 VERSIONS = (
