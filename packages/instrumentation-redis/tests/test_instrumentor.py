@@ -441,7 +441,7 @@ class TestCluster:
     ) -> None:
         """A cluster transaction (keys in one slot) is one MULTI span."""
         if not hasattr(redis.cluster, "TransactionStrategy"):
-            pytest.skip("this redis-py has no cluster transactions")
+            pytest.skip("redis-py before 6.1 has no cluster transactions")
         rc = redis.cluster.RedisCluster(host="127.0.0.1", port=redis_cluster[0])
         instrumentor.instrument()
         try:
