@@ -61,7 +61,7 @@ class TestPlan:
 
     def test_names_are_canonical(self) -> None:
         """Installed names are compared canonically (Confluent_Kafka == confluent-kafka)."""
-        result = plan({"confluent-kafka": "2.5.0"}, CATALOG)
+        result = plan({"confluent-kafka": "2.8.0"}, CATALOG)
         assert "spanwise-instrumentation-confluent-kafka" in result.requirements
 
     def test_unparsable_version_skipped(self) -> None:

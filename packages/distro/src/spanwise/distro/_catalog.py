@@ -28,13 +28,13 @@ class CatalogEntry:
 # BEGIN GENERATED (from packages/instrumentation-*/pyproject.toml)
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("spanwise-instrumentation-celery", ("celery>=5.3,<6",)),
-    CatalogEntry("spanwise-instrumentation-confluent-kafka", ("confluent-kafka>=2.3,<3",)),
+    CatalogEntry("spanwise-instrumentation-confluent-kafka", ("confluent-kafka>=2.6,<3",)),
     CatalogEntry("spanwise-instrumentation-django", ("django>=4.2,<7",)),
     CatalogEntry("spanwise-instrumentation-fastapi", ("fastapi>=0.100,<1",)),
     CatalogEntry("spanwise-instrumentation-flask", ("flask>=2.2,<4",)),
     CatalogEntry("spanwise-instrumentation-logging", ()),
     CatalogEntry("spanwise-instrumentation-redis", ("redis>=4.5,<9",)),
-    CatalogEntry("spanwise-instrumentation-requests", ("requests>=2.20,<3",)),
+    CatalogEntry("spanwise-instrumentation-requests", ("requests>=2.25,<3",)),
     CatalogEntry("spanwise-instrumentation-sqlalchemy", ("sqlalchemy>=1.4,<2.2",)),
     CatalogEntry("spanwise-instrumentation-structlog", ("structlog>=23.1,<27",)),
 )
