@@ -118,6 +118,11 @@ class TestHttpCarriers:
         assert dict_getter.get({"TraceParent": TRACEPARENT}, "traceparent") == [TRACEPARENT]
         assert dict_getter.get({"k": ["a", "b"]}, "k") == ["a", "b"]
 
+    def test_lone_surrogate_baggage_keeps_the_traceparent(self) -> None:
+        """A baggage value no codec can encode is skipped; the valid traceparent still counts."""
+        headers = {"traceparent": TRACEPARENT, "baggage": "k=\udcff"}
+        assert TRACE_ID == trace_id_of(extract(headers, dict_getter))
+
     def test_malformed_traceparent_starts_fresh_trace(self) -> None:
         """A malformed traceparent gives no parent."""
         for bad in [

@@ -44,7 +44,16 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value if len(value) <= MAX_HEADER_VALUE else None
+        if len(value) > MAX_HEADER_VALUE:
+            return None
+        if not value.isascii():
+            # A lone surrogate makes the baggage propagator raise, which would cost the whole
+            # extraction, a valid traceparent included.
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         if len(value) > MAX_HEADER_VALUE:
             return None
