@@ -169,15 +169,7 @@ class MessagingTracer:
         metric_attrs = self._metric_attrs(
             operation_name, OPERATION_TYPE_SEND, destination, server_address, server_port
         )
-        span_attrs = dict(metric_attrs)
-        if partition is not None:
-            span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
-        if message_id is not None:
-            span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
-        if client_id is not None:
-            span_attrs[n.MESSAGING_CLIENT_ID] = client_id
-        if attributes:
-            span_attrs.update(attributes)
+        span_attrs = _span_attributes(metric_attrs, partition, message_id, client_id, attributes)
         name = f"{operation_name} {destination}" if destination else operation_name
         span = self.tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=span_attrs)
         return MessagingOperation(
@@ -223,15 +215,7 @@ class MessagingTracer:
         )
         if consumer_group is not None:
             metric_attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
-        span_attrs = dict(metric_attrs)
-        if partition is not None:
-            span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
-        if message_id is not None:
-            span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
-        if client_id is not None:
-            span_attrs[n.MESSAGING_CLIENT_ID] = client_id
-        if attributes:
-            span_attrs.update(attributes)
+        span_attrs = _span_attributes(metric_attrs, partition, message_id, client_id, attributes)
         name = f"{operation_name} {destination}" if destination else operation_name
         links: list[Link] | None = None
         start_ctx: Context | None = None
@@ -413,3 +397,23 @@ class MessagingOperation:
         elif self.error_type is not None:
             attrs = {**attrs, n.ERROR_TYPE: self.error_type}
         self._owner._sent.add(1, attrs)
+
+
+def _span_attributes(
+    metric_attrs: dict[str, Any],
+    partition: int | str | None,
+    message_id: str | None,
+    client_id: str | None,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The metric attributes plus the per-message ones only spans carry."""
+    span_attrs = dict(metric_attrs)
+    if partition is not None:
+        span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+    if message_id is not None:
+        span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
+    if client_id is not None:
+        span_attrs[n.MESSAGING_CLIENT_ID] = client_id
+    if attributes:
+        span_attrs.update(attributes)
+    return span_attrs
