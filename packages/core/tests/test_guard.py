@@ -34,8 +34,10 @@ class TestGuard:
         assert guard.failures == {"a": 5, "b": 1}
 
     def test_hook_none_is_a_no_op(self) -> None:
-        """No hook configured: nothing happens."""
-        Guard("p").hook("site", None, 1)
+        """No hook configured: nothing happens, nothing is counted as a failure."""
+        guard = Guard("p")
+        guard.hook("site", None, 1)
+        assert {} == guard.failures
 
     def test_hook_failure_is_swallowed(self) -> None:
         """A user's hook that raises never reaches the app."""

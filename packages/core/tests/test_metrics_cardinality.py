@@ -268,5 +268,8 @@ class TestUninstallCardinalityGuard:
 
     def test_uninstall_without_install_is_a_no_op(self) -> None:
         """Uninstalling when nothing is installed does nothing."""
+        cls = _view_instrument_match._ViewInstrumentMatch
+        before = cls.__dict__["__init__"]
         uninstall_cardinality_guard()
         uninstall_cardinality_guard()
+        assert before is cls.__dict__["__init__"]
