@@ -11,6 +11,7 @@ class TestExportedMembers:
         assert sorted(
             [
                 "CARDINALITY_LIMIT_ENV", "DEFAULT_CARDINALITY_LIMIT", "DEFAULT_HOST", "DEFAULT_PORT",
+                "FastInstrument",
                 "OPENMETRICS_CONTENT_TYPE", "OVERFLOW_ATTRIBUTE", "PrometheusExemplarReader",
                 "TEXT_CONTENT_TYPE", "cardinality_limit", "install_cardinality_guard", "label_name",
                 "metric_family_name", "metric_name", "render_metrics", "uninstall_cardinality_guard",

@@ -9,6 +9,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options, max_attribute_length
+from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from ._http_server import exemplar_context
 from .semconv import _names as n
@@ -52,11 +53,13 @@ class DbClientTracer:
         mode = str(options.get("db_query_text", "scrubbed", env="SPANWISE_DB_QUERY_TEXT")).lower()
         self.query_text_mode = mode if mode in QUERY_TEXT_MODES else "scrubbed"
         self.max_length = max_attribute_length()
-        self._duration = meter.create_histogram(
-            n.DB_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of database client operations.",
-            explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_DB),
+        self._duration = FastInstrument(
+            meter.create_histogram(
+                n.DB_CLIENT_OPERATION_DURATION,
+                unit="s",
+                description="Duration of database client operations.",
+                explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_DB),
+            )
         )
 
     def start_sql(

@@ -11,6 +11,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options
+from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from ._http_server import exemplar_context
 from .semconv import _names as n
@@ -44,11 +45,13 @@ class HttpClientTracer:
         # Resolved once, like every option: not an environment read per request.
         self._known = known_methods()
         self._query_keys = sensitive_query_keys()
-        self._duration = meter.create_histogram(
-            n.HTTP_CLIENT_REQUEST_DURATION,
-            unit="s",
-            description="Duration of HTTP client requests.",
-            explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_HTTP),
+        self._duration = FastInstrument(
+            meter.create_histogram(
+                n.HTTP_CLIENT_REQUEST_DURATION,
+                unit="s",
+                description="Duration of HTTP client requests.",
+                explicit_bucket_boundaries_advisory=list(n.DURATION_BUCKETS_HTTP),
+            )
         )
 
     def excluded(self, url: str) -> bool:

@@ -48,6 +48,7 @@ from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
 
 from ._config import Options
+from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from ._http_server import exemplar_context
 from .propagation import extract, inject
@@ -118,28 +119,36 @@ class MessagingTracer:
         self.system = system
         self.link = link
         buckets = list(n.DURATION_BUCKETS_HTTP)  # the messaging buckets are the same list
-        self._sent = meter.create_counter(
-            n.MESSAGING_CLIENT_SENT_MESSAGES,
-            unit="{message}",
-            description="Number of messages producers attempted to send to the broker.",
+        self._sent = FastInstrument(
+            meter.create_counter(
+                n.MESSAGING_CLIENT_SENT_MESSAGES,
+                unit="{message}",
+                description="Number of messages producers attempted to send to the broker.",
+            )
         )
-        self._consumed = meter.create_counter(
-            n.MESSAGING_CLIENT_CONSUMED_MESSAGES,
-            unit="{message}",
-            description="Number of messages that were delivered to the application.",
+        self._consumed = FastInstrument(
+            meter.create_counter(
+                n.MESSAGING_CLIENT_CONSUMED_MESSAGES,
+                unit="{message}",
+                description="Number of messages that were delivered to the application.",
+            )
         )
-        self._operation_duration = meter.create_histogram(
-            n.MESSAGING_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of messaging operation initiated by a producer or consumer "
-            "client.",
-            explicit_bucket_boundaries_advisory=buckets,
+        self._operation_duration = FastInstrument(
+            meter.create_histogram(
+                n.MESSAGING_CLIENT_OPERATION_DURATION,
+                unit="s",
+                description="Duration of messaging operation initiated by a producer or consumer "
+                "client.",
+                explicit_bucket_boundaries_advisory=buckets,
+            )
         )
-        self._process_duration = meter.create_histogram(
-            n.MESSAGING_PROCESS_DURATION,
-            unit="s",
-            description="Duration of processing operation.",
-            explicit_bucket_boundaries_advisory=buckets,
+        self._process_duration = FastInstrument(
+            meter.create_histogram(
+                n.MESSAGING_PROCESS_DURATION,
+                unit="s",
+                description="Duration of processing operation.",
+                explicit_bucket_boundaries_advisory=buckets,
+            )
         )
 
     # -- producer ---------------------------------------------------------------------------

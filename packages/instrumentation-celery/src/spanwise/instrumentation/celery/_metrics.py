@@ -6,6 +6,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
+from spanwise.core.metrics import FastInstrument
 from spanwise.core.semconv import DURATION_BUCKETS_HTTP, MESSAGING_DESTINATION_NAME
 
 from ._attributes import CELERY_TASK_NAME, CELERY_TASK_OUTCOME
@@ -30,16 +31,20 @@ class TaskMetrics:
     __slots__ = ("_executions", "_wait")
 
     def __init__(self, meter: metrics.Meter) -> None:
-        self._executions = meter.create_counter(
-            TASK_EXECUTIONS,
-            unit="{execution}",
-            description="Number of task executions that finished, by outcome.",
+        self._executions = FastInstrument(
+            meter.create_counter(
+                TASK_EXECUTIONS,
+                unit="{execution}",
+                description="Number of task executions that finished, by outcome.",
+            )
         )
-        self._wait = meter.create_histogram(
-            TASK_WAIT_DURATION,
-            unit="s",
-            description="Time between publishing a task and the start of its execution.",
-            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+        self._wait = FastInstrument(
+            meter.create_histogram(
+                TASK_WAIT_DURATION,
+                unit="s",
+                description="Time between publishing a task and the start of its execution.",
+                explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+            )
         )
 
     @staticmethod

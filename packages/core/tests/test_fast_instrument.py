@@ -1,0 +1,233 @@
+"""FastInstrument: what reaches the exporter is exactly what the public record/add would give."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opentelemetry.context import Context
+from opentelemetry.metrics._internal import _ProxyMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    InMemoryMetricReader,
+    MetricsData,
+)
+from opentelemetry.sdk.metrics.view import View
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import set_span_in_context
+
+from spanwise.core.metrics import FastInstrument, install_cardinality_guard
+
+ATTRS = [
+    {"http.request.method": "GET", "url.scheme": "http", "http.response.status_code": 200},
+    {"http.request.method": "POST", "url.scheme": "https", "http.response.status_code": 500,
+     "error.type": "500"},
+    {},
+]  # fmt: skip
+
+
+def _points(data: MetricsData | None) -> list[tuple[Any, ...]]:
+    """Every data point, exemplars included, without timestamps (which differ by nature)."""
+    found: list[tuple[Any, ...]] = []
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    values = {
+                        k: v
+                        for k, v in vars(point).items()
+                        if k not in {"start_time_unix_nano", "time_unix_nano", "exemplars"}
+                    }
+                    exemplars = sorted(
+                        (e.value, e.trace_id, e.span_id, tuple(sorted((e.filtered_attributes or {}).items())))
+                        for e in point.exemplars
+                    )  # fmt: skip
+                    found.append(
+                        (metric.name, tuple(sorted(map(str, values.items()))), tuple(exemplars))
+                    )
+    return sorted(found)
+
+
+class _CountingIds(IdGenerator):
+    """The same ids in every run, so exemplars from two runs can be compared."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def generate_span_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def generate_trace_id(self) -> int:
+        return self._next + 1000
+
+
+Recorder = Callable[[float, dict[str, Any], Context | None], None]
+
+
+def _run(
+    make: Callable[[Any], Recorder],
+    reader: InMemoryMetricReader,
+    views: tuple[View, ...] = (),
+    *,
+    kind: str = "histogram",
+) -> list[tuple[Any, ...]]:
+    """Records one fixed sequence through *make*'s recorder and returns the exported points."""
+    provider = MeterProvider(metric_readers=[reader], views=views)
+    meter = provider.get_meter("test.fast")
+    if kind == "histogram":
+        instrument: Any = meter.create_histogram("op.duration", unit="s")
+    else:
+        instrument = meter.create_counter("op.count")
+    record = make(instrument)
+    tracer = TracerProvider(id_generator=_CountingIds()).get_tracer("t")
+    random.seed(7)  # a counter's exemplar reservoir picks at random
+    collected = []
+    for round_ in range(3):
+        for i in range(60):
+            attrs = dict(ATTRS[i % len(ATTRS)])
+            span = tracer.start_span("s")
+            ctx = set_span_in_context(span, Context()) if i % 2 else None
+            record(0.001 * (i + round_), attrs, ctx)
+            span.end()
+        collected.extend(_points(reader.get_metrics_data()))
+    provider.shutdown()
+    return collected
+
+
+def _public(instrument: Any) -> Recorder:
+    method = instrument.record if hasattr(instrument, "record") else instrument.add
+    return lambda value, attrs, ctx: method(value, attrs, context=ctx)
+
+
+def _fast(instrument: Any) -> Recorder:
+    fast = FastInstrument(instrument)
+    return lambda value, attrs, ctx: fast.record(value, attrs, ctx)
+
+
+@pytest.mark.parametrize("kind", ["histogram", "counter"])
+@pytest.mark.parametrize("temporality", ["cumulative", "delta"])
+def test_exports_what_the_public_call_exports(kind: str, temporality: str) -> None:
+    def reader() -> InMemoryMetricReader:
+        if temporality == "cumulative":
+            return InMemoryMetricReader()
+        from opentelemetry.sdk.metrics import Counter, Histogram
+
+        delta = AggregationTemporality.DELTA
+        return InMemoryMetricReader(preferred_temporality={Histogram: delta, Counter: delta})
+
+    expected = _run(_public, reader(), kind=kind)
+    assert expected  # the comparison is not between two empty lists
+    assert any(point[2] for point in expected)  # and exemplars are part of it
+    assert expected == _run(_fast, reader(), kind=kind)
+
+
+def test_the_fast_path_is_taken_after_the_first_record_of_a_set() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test.fast")
+    fast = FastInstrument(meter.create_histogram("op.duration"))
+    fast.record(1.0, {"a": "x"})
+    assert len(fast._cache) == 1
+    calls = []
+    fast._public = lambda *args, **kwargs: calls.append(args)  # the slow path would show here
+    fast.record(2.0, {"a": "x"})
+    assert [] == calls
+    (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
+    assert (2, 3.0) == (point.count, point.sum)
+
+
+def test_a_view_that_drops_attributes_is_honoured() -> None:
+    views = (View(instrument_name="op.duration", attribute_keys={"http.request.method"}),)
+    expected = _run(_public, InMemoryMetricReader(), views)
+    assert expected == _run(_fast, InMemoryMetricReader(), views)
+    # the dropped attributes are not in the series, only in their exemplars
+    assert not any("url.scheme" in str(point[1]) for point in expected)
+    assert any("url.scheme" in str(point[2]) for point in expected)
+
+
+def test_two_readers_both_get_every_measurement() -> None:
+    first, second = InMemoryMetricReader(), InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[first, second])
+    fast = FastInstrument(provider.get_meter("m").create_histogram("op.duration"))
+    for _ in range(5):
+        fast.record(0.5, {"a": "x"})
+    assert _points(first.get_metrics_data()) == _points(second.get_metrics_data())
+    assert "('count', 5)" in str(_points(second.get_metrics_data()))
+
+
+def test_unhashable_and_odd_values_take_the_public_path_and_never_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reader = InMemoryMetricReader()
+    fast = FastInstrument(
+        MeterProvider(metric_readers=[reader]).get_meter("m").create_histogram("h")
+    )
+    fast.record(1.0, {"tags": ["a", "b"]})  # a list value: recorded, never cached
+    fast.record(1.0, {"tags": ["a", "b"]})
+    assert {} == fast._cache
+    fast.record(1.0, {"a": "x"})
+    fast.record(math.nan, {"a": "x"})  # the SDK's own warning, no data point change
+    fast.record(-1.0, {"a": "x"})
+    fast.record(math.inf, {"a": "x"})
+    counts = sorted(
+        point.count
+        for point in reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    )  # fmt: skip
+    assert [1, 2] == counts
+    assert "not finite" in caplog.text
+
+
+def test_a_proxy_instrument_is_followed_to_the_provider_set_later() -> None:
+    proxy_provider = _ProxyMeterProvider()
+    fast = FastInstrument(proxy_provider.get_meter("m").create_histogram("h"))
+    fast.record(1.0, {"a": "x"})  # no SDK yet: the proxy drops it, nothing is cached
+    assert {} == fast._cache
+    reader = InMemoryMetricReader()
+    proxy_provider.on_set_meter_provider(MeterProvider(metric_readers=[reader]))
+    for _ in range(3):
+        fast.record(1.0, {"a": "x"})
+    assert len(fast._cache) == 1
+    (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
+    assert 3 == point.count
+
+
+def test_a_cardinality_guard_overflow_set_stays_on_the_public_path() -> None:
+    reader = InMemoryMetricReader()
+    install_cardinality_guard(2)
+    try:
+        fast = FastInstrument(
+            MeterProvider(metric_readers=[reader]).get_meter("m").create_counter("c")
+        )
+        for value in ["a", "b", "c", "d", "c"]:
+            fast.add(1, {"k": value})
+    finally:
+        from spanwise.core.metrics import uninstall_cardinality_guard
+
+        uninstall_cardinality_guard()
+    assert 2 == len(fast._cache)  # the two sets inside the limit
+    points = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
+    by_attrs = {tuple(sorted(p.attributes.items())): p.value for p in points}
+    assert 3 == by_attrs[(("otel.metric.overflow", True),)]
+
+
+def test_the_remembered_sets_are_bounded() -> None:
+    from spanwise.core import _fast_instrument
+
+    fast = FastInstrument(MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("m").create_histogram("h"))  # fmt: skip
+    for i in range(_fast_instrument._MAX_SETS + 50):
+        fast.record(1.0, {"i": i})
+    assert _fast_instrument._MAX_SETS == len(fast._cache)
+
+
+def test_an_instrument_of_another_sdk_is_recorded_through_its_own_api() -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    fast = FastInstrument(NoOpMeterProvider().get_meter("m").create_histogram("h"))
+    fast.record(1.0, {"a": "x"})
+    fast.record(1.0, {"a": "x"})
+    assert {} == fast._cache
