@@ -17,6 +17,7 @@ number) falls back to the public call. What is exported is the same either way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ _MAX_SETS = 1024
 """Attribute sets remembered per instrument; sets beyond it are recorded the public way."""
 
 _now = time.time_ns
+_new = object.__new__
 _get_current = otel_context.get_current
 
 
@@ -46,6 +48,8 @@ def _sdk_parts() -> tuple[Any, Any, Any, Any] | None:
         from opentelemetry.sdk.metrics._internal.instrument import Histogram as SdkHistogram
         from opentelemetry.sdk.metrics._internal.measurement import Measurement
     except ImportError:
+        return None
+    if "__slots__" in vars(Measurement) or not dataclasses.is_dataclass(Measurement):
         return None
     hash_attributes = getattr(vim_module, "_hash_attributes", None)
     if hash_attributes is None:  # SDKs before 1.40 keyed the storage by a frozenset
@@ -127,8 +131,16 @@ class FastInstrument:
         ctx = context or _get_current()  # as the SDK does: an empty context means "current"
         now = _now()
         cleaned = entry.attributes
-        measurement = _Measurement(amount, now, self._instrument, ctx)
-        object.__setattr__(measurement, "attributes", cleaned)
+        measurement = _new(_Measurement)
+        # The dataclass is frozen; its __init__ sets the five fields one by one through
+        # object.__setattr__ and cleans the attributes again. Same fields, one call.
+        measurement.__dict__.update(
+            value=amount,
+            time_unix_nano=now,
+            instrument=self._instrument,
+            context=ctx,
+            attributes=cleaned,
+        )
         sample = self._filter.should_sample(amount, now, cleaned, ctx)
         for target in entry.targets:
             target.aggregation.aggregate(measurement, sample)
@@ -205,9 +217,13 @@ class FastInstrument:
                 if keys is not None:
                     own = {k: v for k, v in own.items() if k in keys}
                 key = hash_attributes(own)
-                aggregation = stream._attributes_aggregation.get(key)
+                stored = stream._attributes_aggregation
+                aggregation = stored.get(key)
                 if aggregation is None:
                     return  # not stored under the key we expect (or overflowed): stay public
+                # The SDK's own key object: later lookups then match by identity, not by
+                # comparing nested tuples.
+                key = next((k for k in list(stored) if k == key), key)
                 targets.append(_Target(stream, key, aggregation))
         if not targets:
             return
