@@ -79,8 +79,21 @@ def _token(arg: Any) -> str:
     return "?"
 
 
+_NAMES: dict[Any, str] = {}
+"""Command names as sent (``str`` or ``bytes``) and as recorded; bounded by :data:`_MAX_NAMES`."""
+_MAX_NAMES = 512
+
+
 def command_name(first: Any) -> str:
     """The command's name, upper-cased (``"GET"``, ``"SCRIPT LOAD"``)."""
+    kind = type(first)
+    if kind is str or kind is bytes:
+        name = _NAMES.get(first)
+        if name is None:
+            name = _token(first)[:_MAX_NAME].upper()
+            if len(_NAMES) < _MAX_NAMES and len(first) <= _MAX_NAME:
+                _NAMES[first] = name
+        return name
     return _token(first)[:_MAX_NAME].upper()
 
 

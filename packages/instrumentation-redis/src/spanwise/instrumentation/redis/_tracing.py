@@ -97,16 +97,31 @@ class RedisSteps:
             return
         namespace, host, port = connection_info(instance)
         name = command_name(args[0])
-        op = self.db.start(name, namespace=namespace, server_address=host, server_port=port)
-        if op.recording:
-            if self._text:
-                text = query_text(args, self.raw, name)
-                op.span.set_attribute(DB_QUERY_TEXT, text[: self._max_length])
-            if self.request_hook is not None:
+        # The text goes in at start with the other attributes: one attribute pass in the SDK.
+        text = query_text(args, self.raw, name) if self._text else None
+        op = self.db.start(
+            name, query_text=text, namespace=namespace, server_address=host, server_port=port
+        )
+        if op.recording and self.request_hook is not None:
+            self.guard.hook(
+                "redis.request_hook", self.request_hook, op.span, instance, args, kwargs
+            )
+        # As _run, inlined: one generator fewer per command.
+        try:
+            result = yield None
+        except BaseException as exc:
+            try:
+                record_error(op, exc)
+            finally:
+                op.end()
+            raise
+        try:
+            if op.recording and self.response_hook is not None:
                 self.guard.hook(
-                    "redis.request_hook", self.request_hook, op.span, instance, args, kwargs
+                    "redis.response_hook", self.response_hook, op.span, instance, result
                 )
-        yield from self._run(op, instance)
+        finally:
+            op.end()
 
     def pipeline(
         self,
