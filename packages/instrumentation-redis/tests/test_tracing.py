@@ -109,6 +109,23 @@ class TestRedisSteps:
             patcher.restore()
         assert [] == telemetry.spans()
 
+    def test_skip_set_read_live(self, client: redis.Redis, telemetry: CapturedTelemetry) -> None:
+        """A client marked after the steps were made is skipped; unmarked, traced again."""
+        skip: weakref.WeakSet[Any] = weakref.WeakSet()
+        steps = RedisSteps(make_db(), Options("redis"), Guard("redis"), skip)
+        patcher = self.wrap(steps, client)
+        try:
+            client.get("st:a")
+            skip.add(client)
+            client.get("st:b")
+            skip.discard(client)
+            client.get("st:c")
+        finally:
+            patcher.restore()
+        assert ["GET st:a", "GET st:c"] == [
+            (s.attributes or {}).get("db.query.text") for s in telemetry.spans()
+        ]
+
     def test_unsampled_no_span_no_query_text(
         self, client: redis.Redis, telemetry: CapturedTelemetry
     ) -> None:

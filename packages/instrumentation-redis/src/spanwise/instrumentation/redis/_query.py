@@ -126,6 +126,8 @@ def query_text(args: Sequence[Any], raw: bool = False, name: str | None = None) 
             return name
         key = args[1]
         text = key[:MAX_TOKEN] if type(key) is str else _token(key)
+        if count == 2:
+            return f"{name} {text}"
         return f"{name} {text}" + " ?" * (count - 2)
     parts = [name]
     rest = args[1 : MAX_ARGS + 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Generator
 from typing import Any
+from weakref import WeakSet
 
 from opentelemetry.trace import Status, StatusCode
 
@@ -62,6 +63,7 @@ class RedisSteps:
 
     __slots__ = (
         "_max_length",
+        "_skip_any",
         "_text",
         "db",
         "guard",
@@ -77,6 +79,9 @@ class RedisSteps:
         self.db = db
         self.guard = guard
         self.skip = skip
+        # What tells cheaply whether *skip* holds anything: a WeakSet's own set of references
+        # (its len() is a Python-level call per command), else *skip* itself.
+        self._skip_any: Any = getattr(skip, "data", skip) if isinstance(skip, WeakSet) else skip
         self.raw = db.query_text_mode == "raw"
         self._text = db.query_text_mode != "off"
         self._max_length = max_attribute_length()
@@ -91,8 +96,7 @@ class RedisSteps:
         kwargs: dict[str, Any],
     ) -> Generator[None, Any, None]:
         """One span named by the command (``GET``) around ``execute_command``."""
-        skip = self.skip
-        if not args or (skip and instance in skip):
+        if not args or (self._skip_any and instance in self.skip):
             yield None
             return
         namespace, host, port = connection_info(instance)
@@ -131,8 +135,7 @@ class RedisSteps:
         kwargs: dict[str, Any],
     ) -> Generator[None, Any, None]:
         """One ``PIPELINE`` (or ``MULTI``) span around a pipeline's ``execute``."""
-        skip = self.skip
-        if skip and instance in skip:
+        if self._skip_any and instance in self.skip:
             yield None
             return
         commands = pipeline_commands(instance)
