@@ -27,6 +27,28 @@ from .semconv._http import (
 
 __all__ = ["ClientRequest", "HttpClientTracer"]
 
+_MAX_URLS = 256
+"""URLs whose parsed parts a tracer remembers; when full, it forgets them all and starts over."""
+
+
+class _Destination:
+    """What one URL gives every request to it: scheme, server address and port, ``url.full``."""
+
+    __slots__ = ("scheme", "server_address", "server_port", "url_full")
+
+    def __init__(self, url: str, query_keys: frozenset[str]) -> None:
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme or "http"
+            address = parts.hostname
+            port = parts.port
+        except ValueError:
+            scheme, address, port = "http", None, None
+        self.scheme = scheme
+        self.server_address = address
+        self.server_port = port or (443 if scheme == "https" else 80)
+        self.url_full = redact_url(url, query_keys)
+
 
 class HttpClientTracer:
     """Creates CLIENT spans and the ``http.client.request.duration`` metric for one plugin.
@@ -34,7 +56,15 @@ class HttpClientTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_duration", "_known", "_query_keys", "guard", "options", "tracer")
+    __slots__ = (
+        "_destinations",
+        "_duration",
+        "_known",
+        "_query_keys",
+        "guard",
+        "options",
+        "tracer",
+    )
 
     def __init__(
         self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
@@ -45,6 +75,8 @@ class HttpClientTracer:
         # Resolved once, like every option: not an environment read per request.
         self._known = known_methods()
         self._query_keys = sensitive_query_keys()
+        # URL -> its parsed, redacted parts: a pure function of the URL (and the keys above).
+        self._destinations: dict[str, _Destination] = {}
         self._duration = FastInstrument(
             meter.create_histogram(
                 n.HTTP_CLIENT_REQUEST_DURATION,
@@ -62,6 +94,16 @@ class HttpClientTracer:
         """Start a CLIENT span (current context as parent); make it current to inject."""
         return ClientRequest(self, method, url)
 
+    def _destination(self, url: str) -> _Destination:
+        destinations = self._destinations
+        found = destinations.get(url)
+        if found is None:
+            found = _Destination(url, self._query_keys)
+            if len(destinations) >= _MAX_URLS:
+                destinations.clear()
+            destinations[url] = found
+        return found
+
 
 class ClientRequest:
     """The span, timing and metric attributes of one outgoing request.
@@ -70,6 +112,7 @@ class ClientRequest:
     """
 
     __slots__ = (
+        "_applied",
         "_ended",
         "_owner",
         "_start",
@@ -91,26 +134,22 @@ class ClientRequest:
         self.error_type: str | None = None
         self.protocol: str | None = None
         self._ended = False
-        try:
-            parts = urlsplit(url)
-            self.scheme = parts.scheme or "http"
-            self.server_address = parts.hostname
-            port = parts.port
-        except ValueError:
-            self.scheme, self.server_address, port = "http", None, None
-        self.server_port = port or (443 if self.scheme == "https" else 80)
-        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: method, n.SERVER_PORT: self.server_port}
-        if self.server_address:
-            attrs[n.SERVER_ADDRESS] = self.server_address
-        self.span = owner.tracer.start_span(
+        self._applied = False
+        dest = owner._destination(url)
+        self.scheme = dest.scheme
+        self.server_address = address = dest.server_address
+        self.server_port = port = dest.server_port
+        # All four are sampling-relevant for a CLIENT span: given at start, set in one pass.
+        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: method, n.SERVER_PORT: port}
+        if address:
+            attrs[n.SERVER_ADDRESS] = address
+        attrs[n.URL_FULL] = dest.url_full
+        if method == OTHER_METHOD:
+            attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
+        self.span = span = owner.tracer.start_span(
             "HTTP" if method == OTHER_METHOD else method, kind=SpanKind.CLIENT, attributes=attrs
         )
-        self.recording = self.span.is_recording()
-        if self.recording:
-            more: dict[str, Any] = {n.URL_FULL: redact_url(url, owner._query_keys)}
-            if method == OTHER_METHOD:
-                more[n.HTTP_REQUEST_METHOD_ORIGINAL] = method_original
-            self.span.set_attributes(more)
+        self.recording = span.is_recording()
         self._start = time.perf_counter()
 
     def request_headers(self, headers: Iterable[tuple[str, str]]) -> None:
@@ -132,9 +171,37 @@ class ClientRequest:
         except (TypeError, ValueError):
             return
 
+    def set_response(self, status_code: int, protocol: str | None = None) -> None:
+        """The response status code and protocol version, set on the span now in one pass (a
+        response hook run afterwards sees them); the metric takes them at :meth:`end`.
+
+        .. versionadded:: 0.2.0
+        """
+        self.protocol = protocol
+        try:
+            code = self.status_code = int(status_code)
+        except (TypeError, ValueError):
+            code = None
+        if not self.recording:
+            return
+        late: dict[str, Any] = {}
+        if code is not None:
+            late[n.HTTP_RESPONSE_STATUS_CODE] = code
+            if self.error_type is None:
+                _, err = client_status(code)
+                if err is not None:
+                    self.span.set_status(Status(StatusCode.ERROR))
+                    late[n.ERROR_TYPE] = err
+        if protocol:
+            late[n.NETWORK_PROTOCOL_VERSION] = protocol
+        if late:
+            self.span.set_attributes(late)
+            self._applied = True
+
     def record_exception(self, exc: BaseException) -> None:
         """The request failed with *exc* (connection refused, timeout …)."""
         self.error_type = error_type(exc)
+        self._applied = False  # error.type changed: set again at end
         if self.recording:
             self.span.record_exception(exc)
             self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
@@ -148,7 +215,7 @@ class ClientRequest:
         code = self.status_code
         err = self.error_type
         span = self.span
-        recording = self.recording
+        recording = self.recording and not self._applied
         if err is None and code is not None:
             status, err = client_status(code)
             if status is StatusCode.ERROR and recording:
@@ -176,5 +243,5 @@ class ClientRequest:
             attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
         span.end()
         self._owner._duration.record(
-            duration, attrs, context=exemplar_context(span) if recording else None
+            duration, attrs, context=exemplar_context(span) if self.recording else None
         )

@@ -10,7 +10,6 @@ from opentelemetry import trace
 
 from spanwise.core import Call, HttpClientTracer
 from spanwise.core.propagation import dict_setter, inject
-from spanwise.core.semconv import NETWORK_PROTOCOL_VERSION
 
 from ._suppression import suppressed
 
@@ -62,12 +61,14 @@ class SendStep:
         ctx = trace.set_span_in_context(span)
         headers = request.headers
         inject(headers, dict_setter, ctx)
-        if client.recording:
+        recording = client.recording
+        if recording:
             if options.client_request_headers:
                 client.request_headers(headers.items())
-            tracer.guard.hook("requests.request_hook", options.request_hook, span, request)
+            if options.request_hook is not None:
+                tracer.guard.hook("requests.request_hook", options.request_hook, span, request)
         # Current while sending, so redirects followed inside send() nest under this span.
-        token = otel_context.attach(ctx) if client.recording else None
+        token = otel_context.attach(ctx) if recording else None
         try:
             response = yield None
         except BaseException as exc:
@@ -79,16 +80,15 @@ class SendStep:
             history = getattr(response, "history", None)
             if history:
                 response = history[0]
-            client.set_status_code(response.status_code)
-            client.protocol = _protocol(response)
-            if client.recording:
-                if client.protocol:
-                    span.set_attribute(NETWORK_PROTOCOL_VERSION, client.protocol)
+            # Status code and protocol in one pass, before the response hook sees the span.
+            client.set_response(response.status_code, _protocol(response))
+            if recording:
                 if options.client_response_headers:
                     client.response_headers(response.headers.items())
-                tracer.guard.hook(
-                    "requests.response_hook", options.response_hook, span, request, response
-                )
+                if options.response_hook is not None:
+                    tracer.guard.hook(
+                        "requests.response_hook", options.response_hook, span, request, response
+                    )
         finally:
             if token is not None:
                 otel_context.detach(token)
