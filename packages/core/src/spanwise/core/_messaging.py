@@ -41,17 +41,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from opentelemetry import baggage, metrics, propagate, trace
 from opentelemetry import context as otel_context
-from opentelemetry import metrics, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    INVALID_SPAN_CONTEXT,
+    Link,
+    SpanKind,
+    Status,
+    StatusCode,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._config import Options
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from ._http_server import exemplar_context
 from .propagation import extract, inject
+from .propagation._carriers import _report_once
 from .semconv import _names as n
 from .semconv._http import error_type
 
@@ -67,6 +78,22 @@ __all__ = [
 OPERATION_TYPE_SEND = "send"
 OPERATION_TYPE_RECEIVE = "receive"
 OPERATION_TYPE_PROCESS = "process"
+
+_MAX_ROUTES = 256
+"""Distinct routes (destination, operation, partition …) remembered per tracer; more are built
+per operation, as before."""
+
+
+class _Route:
+    """What every operation on one route shares: the metric attributes, the span attributes
+    that are not per message, and the span name. Shared dicts: never mutated once built."""
+
+    __slots__ = ("metric_attrs", "name", "span_attrs")
+
+    def __init__(self, metric_attrs: dict[str, Any], span_attrs: dict[str, Any], name: str):
+        self.metric_attrs = metric_attrs
+        self.span_attrs = span_attrs
+        self.name = name
 
 
 class MessagingTracer:
@@ -95,6 +122,7 @@ class MessagingTracer:
         "_consumed",
         "_operation_duration",
         "_process_duration",
+        "_routes",
         "_sent",
         "guard",
         "link",
@@ -118,6 +146,7 @@ class MessagingTracer:
         self.guard = guard
         self.system = system
         self.link = link
+        self._routes: dict[tuple[Any, ...], _Route] = {}
         buckets = list(n.DURATION_BUCKETS_HTTP)  # the messaging buckets are the same list
         self._sent = FastInstrument(
             meter.create_counter(
@@ -165,24 +194,37 @@ class MessagingTracer:
         server_port: int | None = None,
         attributes: dict[str, Any] | None = None,
         defer_count: bool = False,
+        name: str | None = None,
     ) -> MessagingOperation:
         """Start the PRODUCER span ``{operation_name} {destination}`` as a child of the current
         context (``send {destination}`` by default; ``{operation_name}`` alone when the
-        destination is unknown).
+        destination is unknown), or *name* when given.
 
         *attributes* go on the span only (system-specific ones, e.g. the Celery task name).
         With *defer_count*, ``messaging.client.sent.messages`` is recorded by
         :meth:`MessagingOperation.delivered` (once the broker acknowledged or refused the
         message) instead of by :meth:`MessagingOperation.end`.
+
+        .. versionchanged:: 0.2.0 *name*.
         """
-        metric_attrs = self._metric_attrs(
-            operation_name, OPERATION_TYPE_SEND, destination, server_address, server_port
+        route = self._route(
+            OPERATION_TYPE_SEND,
+            operation_name,
+            destination,
+            None,
+            partition,
+            client_id,
+            server_address,
+            server_port,
         )
-        span_attrs = _span_attributes(metric_attrs, partition, message_id, client_id, attributes)
-        name = f"{operation_name} {destination}" if destination else operation_name
-        span = self.tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=span_attrs)
+        span_attrs = route.span_attrs
+        if message_id is not None or attributes:
+            span_attrs = _per_message(span_attrs, message_id, attributes)
+        span = self.tracer.start_span(
+            route.name if name is None else name, kind=SpanKind.PRODUCER, attributes=span_attrs
+        )
         return MessagingOperation(
-            self, span, None, metric_attrs, OPERATION_TYPE_SEND, defer_count=defer_count
+            self, span, None, route.metric_attrs, OPERATION_TYPE_SEND, defer_count=defer_count
         )
 
     # -- consumer ---------------------------------------------------------------------------
@@ -204,8 +246,10 @@ class MessagingTracer:
         server_port: int | None = None,
         attributes: dict[str, Any] | None = None,
         count_consumed: bool = False,
+        name: str | None = None,
     ) -> MessagingOperation:
-        """Start the CONSUMER span ``{operation_name} {destination}`` for one message.
+        """Start the CONSUMER span ``{operation_name} {destination}`` (or *name* when given)
+        for one message.
 
         The producer's context is *parent* if given, else extracted from *carrier* with
         *getter* (never raises, whatever the headers hold). When it holds a valid span, the new
@@ -216,16 +260,24 @@ class MessagingTracer:
 
         With *count_consumed*, ``messaging.client.consumed.messages`` is incremented by one
         (for consumers with no separate receive call).
+
+        .. versionchanged:: 0.2.0 *name*.
         """
         if parent is None:
             parent = extract(carrier, getter) if getter is not None and carrier else None
-        metric_attrs = self._metric_attrs(
-            operation_name, OPERATION_TYPE_PROCESS, destination, server_address, server_port
+        route = self._route(
+            OPERATION_TYPE_PROCESS,
+            operation_name,
+            destination,
+            consumer_group,
+            partition,
+            client_id,
+            server_address,
+            server_port,
         )
-        if consumer_group is not None:
-            metric_attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
-        span_attrs = _span_attributes(metric_attrs, partition, message_id, client_id, attributes)
-        name = f"{operation_name} {destination}" if destination else operation_name
+        span_attrs = route.span_attrs
+        if message_id is not None or attributes:
+            span_attrs = _per_message(span_attrs, message_id, attributes)
         links: list[Link] | None = None
         start_ctx: Context | None = None
         base: Context | None = None
@@ -239,8 +291,13 @@ class MessagingTracer:
                 else:
                     start_ctx = parent
         span = self.tracer.start_span(
-            name, context=start_ctx, kind=SpanKind.CONSUMER, attributes=span_attrs, links=links
+            route.name if name is None else name,
+            context=start_ctx,
+            kind=SpanKind.CONSUMER,
+            attributes=span_attrs,
+            links=links,
         )
+        metric_attrs = route.metric_attrs
         if count_consumed:
             self._consumed.add(1, metric_attrs)
         return MessagingOperation(self, span, base, metric_attrs, OPERATION_TYPE_PROCESS)
@@ -260,27 +317,82 @@ class MessagingTracer:
         """Record one receive call (no span): its *duration* in seconds on
         ``messaging.client.operation.duration`` and *count* messages on
         ``messaging.client.consumed.messages`` (when *count* > 0)."""
-        attrs = self._metric_attrs(
-            operation_name, OPERATION_TYPE_RECEIVE, destination, server_address, server_port
-        )
-        if consumer_group is not None:
-            attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
+        attrs = self._route(
+            OPERATION_TYPE_RECEIVE,
+            operation_name,
+            destination,
+            consumer_group,
+            None,
+            None,
+            server_address,
+            server_port,
+        ).metric_attrs
         if error_type is not None:
-            attrs[n.ERROR_TYPE] = error_type
+            attrs = {**attrs, n.ERROR_TYPE: error_type}
         self._operation_duration.record(duration, attrs)
         if count > 0:
             self._consumed.add(count, attrs)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _metric_attrs(
+    def _route(
         self,
-        operation_name: str,
         operation_type: str,
+        operation_name: str,
         destination: str | None,
+        consumer_group: str | None,
+        partition: int | str | None,
+        client_id: str | None,
         server_address: str | None,
         server_port: int | None,
-    ) -> dict[str, Any]:
+    ) -> _Route:
+        """The shared attributes and name of a route, built once per distinct route (up to
+        :data:`_MAX_ROUTES`; beyond, built per call). Values that compare equal but differ in
+        type (``1``, ``True``, ``1.0``) are different routes."""
+        key = (
+            operation_type,
+            operation_name,
+            destination,
+            consumer_group,
+            partition,
+            partition.__class__,
+            client_id,
+            server_address,
+            server_port,
+            server_port.__class__,
+        )
+        routes = self._routes
+        try:
+            route = routes.get(key)
+        except TypeError:  # an unhashable value where a string was expected
+            route = None
+            key = None  # type: ignore[assignment]
+        if route is None:
+            route = self._build_route(
+                operation_type,
+                operation_name,
+                destination,
+                consumer_group,
+                partition,
+                client_id,
+                server_address,
+                server_port,
+            )
+            if key is not None and len(routes) < _MAX_ROUTES:
+                routes[key] = route
+        return route
+
+    def _build_route(
+        self,
+        operation_type: str,
+        operation_name: str,
+        destination: str | None,
+        consumer_group: str | None,
+        partition: int | str | None,
+        client_id: str | None,
+        server_address: str | None,
+        server_port: int | None,
+    ) -> _Route:
         attrs: dict[str, Any] = {
             n.MESSAGING_SYSTEM: self.system,
             n.MESSAGING_OPERATION_NAME: operation_name,
@@ -292,7 +404,15 @@ class MessagingTracer:
             attrs[n.SERVER_ADDRESS] = server_address
             if server_port:
                 attrs[n.SERVER_PORT] = server_port
-        return attrs
+        if consumer_group is not None:
+            attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = consumer_group
+        span_attrs = dict(attrs)
+        if partition is not None:
+            span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+        if client_id is not None:
+            span_attrs[n.MESSAGING_CLIENT_ID] = client_id
+        name = f"{operation_name} {destination}" if destination else operation_name
+        return _Route(attrs, span_attrs, name)
 
 
 class MessagingOperation:
@@ -344,6 +464,12 @@ class MessagingOperation:
 
     def inject(self, carrier: Any, setter: Setter[Any]) -> None:
         """Write this span's trace context into *carrier* (never raises)."""
+        try:
+            if _fast_inject(carrier, setter, self.span, self._base):
+                return
+        except Exception as exc:  # noqa: BLE001 - as the propagator's failure would be
+            _report_once("inject", exc)
+            return
         inject(carrier, setter, self.context)
 
     def attach(self) -> object:
@@ -408,21 +534,63 @@ class MessagingOperation:
         self._owner._sent.add(1, attrs)
 
 
-def _span_attributes(
-    metric_attrs: dict[str, Any],
-    partition: int | str | None,
-    message_id: str | None,
-    client_id: str | None,
-    attributes: dict[str, Any] | None,
+def _per_message(
+    span_attrs: dict[str, Any], message_id: str | None, attributes: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The metric attributes plus the per-message ones only spans carry."""
-    span_attrs = dict(metric_attrs)
-    if partition is not None:
-        span_attrs[n.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+    """The route's span attributes plus the per-message ones (a new dict: the route's is
+    shared)."""
+    span_attrs = dict(span_attrs)
     if message_id is not None:
         span_attrs[n.MESSAGING_MESSAGE_ID] = message_id
-    if client_id is not None:
-        span_attrs[n.MESSAGING_CLIENT_ID] = client_id
     if attributes:
         span_attrs.update(attributes)
     return span_attrs
+
+
+class _InjectPlan:
+    """Whether the global propagator is W3C trace context and/or baggage, each at most once
+    (alone or composed, in any order): then, with no baggage to write, what it writes is known
+    and is written directly."""
+
+    __slots__ = ("baggage", "textmap", "trace")
+
+    def __init__(self, textmap: Any) -> None:
+        self.textmap = textmap
+        parts = list(textmap._propagators) if type(textmap) is CompositePropagator else [textmap]
+        kinds = [type(p) for p in parts]
+        known = bool(kinds) and all(
+            k is TraceContextTextMapPropagator or k is W3CBaggagePropagator for k in kinds
+        )
+        counts = (kinds.count(TraceContextTextMapPropagator), kinds.count(W3CBaggagePropagator))
+        self.trace: bool | None = counts[0] == 1 if known and max(counts) <= 1 else None
+        self.baggage = counts[1] == 1
+
+
+_inject_plan: _InjectPlan | None = None
+
+
+def _fast_inject(carrier: Any, setter: Setter[Any], span: trace.Span, base: Context | None) -> bool:
+    """Write *span*'s trace context into *carrier* as the default propagator would, when that
+    is known without running it; False when the propagator must run (another propagator, or
+    baggage to write). Raises what the setter raises."""
+    global _inject_plan
+    textmap = propagate.get_global_textmap()
+    plan = _inject_plan
+    if plan is None or plan.textmap is not textmap:
+        _inject_plan = plan = _InjectPlan(textmap)
+    writes_trace = plan.trace
+    if writes_trace is None or (plan.baggage and baggage.get_all(base)):
+        return False
+    if writes_trace:
+        span_context = span.get_span_context()
+        if span_context == INVALID_SPAN_CONTEXT:
+            return True
+        setter.set(
+            carrier,
+            "traceparent",
+            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+            f"-{span_context.trace_flags:02x}",
+        )
+        if span_context.trace_state:
+            setter.set(carrier, "tracestate", span_context.trace_state.to_header())
+    return True

@@ -8,7 +8,7 @@ from typing import Any
 from spanwise.core import Guard, MessagingOperation, MessagingTracer
 from spanwise.core.propagation import kafka_setter
 
-from ._clients import state_of
+from ._clients import STATE_ATTRIBUTE
 
 __all__ = ["CIMPL_PRODUCE", "SERIALIZING_PRODUCE", "DeliveryReport", "ProduceStep", "with_context"]
 
@@ -37,25 +37,49 @@ _CALLBACKS = ("callback", "on_delivery")
 _TRACEPARENT = "traceparent"
 
 
-def _get(
-    args: tuple[Any, ...], kwargs: Mapping[str, Any], layout: Mapping[str, int], name: str
-) -> Any:
-    if name in kwargs:
-        return kwargs[name]
-    index = layout.get(name)
+_MISSING: Any = object()
+
+
+def _get(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, index: int | None) -> Any:
+    value = kwargs.get(name, _MISSING)
+    if value is not _MISSING:
+        return value
     if index is not None and index < len(args):
         return args[index]
     return None
 
 
-def _put(
-    args: list[Any], kwargs: dict[str, Any], layout: Mapping[str, int], name: str, value: Any
-) -> None:
-    index = layout.get(name)
-    if name in kwargs or index is None or index >= len(args):
-        kwargs[name] = value
-    else:
-        args[index] = value
+class _Arguments:
+    """The copy of ``produce()``'s arguments we hand on: positional ones copied only when one
+    of them changes."""
+
+    __slots__ = ("args", "kwargs", "new_args")
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.args = args
+        self.kwargs = dict(kwargs)
+        self.new_args: list[Any] | None = None
+
+    def put(self, name: str, index: int | None, value: Any) -> None:
+        if name in self.kwargs or index is None or index >= len(self.args):
+            self.kwargs[name] = value
+        else:
+            if self.new_args is None:
+                self.new_args = list(self.args)
+            self.new_args[index] = value
+
+    def call(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        new_args = self.new_args
+        return (self.args if new_args is None else tuple(new_args)), self.kwargs
+
+
+def _has_traceparent_pair(headers: list[Any]) -> bool:
+    for pair in headers:
+        if isinstance(pair, tuple) and pair:
+            name = pair[0]
+            if isinstance(name, str) and len(name) == 11 and name.lower() == _TRACEPARENT:
+                return True
+    return False
 
 
 def _has_traceparent(names: Any) -> bool:
@@ -69,7 +93,7 @@ def with_context(headers: Any, operation: MessagingOperation) -> Any:
     if headers is None:
         carrier: Any = []
     elif isinstance(headers, list):
-        if _has_traceparent(pair[0] for pair in headers if isinstance(pair, tuple) and pair):
+        if _has_traceparent_pair(headers):
             return headers
         carrier = list(headers)
     elif isinstance(headers, dict):
@@ -114,12 +138,24 @@ class DeliveryReport:
 class ProduceStep:
     """The :data:`~spanwise.core.Around` step for ``produce()`` with the given argument layout."""
 
-    __slots__ = ("guard", "layout", "messaging")
+    __slots__ = (
+        "_callbacks",
+        "_delivery",
+        "_headers",
+        "_partition",
+        "_topic",
+        "guard",
+        "messaging",
+    )
 
     def __init__(self, messaging: MessagingTracer, guard: Guard, layout: Mapping[str, int]):
         self.messaging = messaging
         self.guard = guard
-        self.layout = layout
+        self._topic = layout.get("topic")
+        self._partition = layout.get("partition")
+        self._headers = layout.get("headers")
+        self._delivery = layout.get("on_delivery")
+        self._callbacks = tuple((name, layout[name]) for name in _CALLBACKS if name in layout)
 
     def __call__(
         self,
@@ -128,54 +164,51 @@ class ProduceStep:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Generator[Any, Any, None]:
-        layout = self.layout
-        topic = _get(args, kwargs, layout, "topic")
-        partition = _get(args, kwargs, layout, "partition")
-        state = state_of(instance)
-        callbacks = [(n, _get(args, kwargs, layout, n)) for n in _CALLBACKS if n in layout]
-        given = [(n, cb) for n, cb in callbacks if cb is not None]
+        topic = _get(args, kwargs, "topic", self._topic)
+        partition = _get(args, kwargs, "partition", self._partition)
+        state = getattr(instance, STATE_ATTRIBUTE, None)
+        given: list[tuple[str, int, Any]] | None = None
+        for name, index in self._callbacks:
+            callback = _get(args, kwargs, name, index)
+            if callback is not None:
+                if given is None:
+                    given = []
+                given.append((name, index, callback))
         # Count at the broker's verdict when we see every report: the app's own callback, or
         # ours on a producer whose config we know (it forwards to the config's on_delivery).
-        defer = (state is None or not state.only_errors) and (
-            bool(given) or (state is not None and state.known)
-        )
+        if state is None:
+            defer = given is not None
+            client_id = None
+        else:
+            defer = not state.only_errors and (given is not None or state.known)
+            client_id = state.client_id
         operation = self.messaging.start_send(
             topic if isinstance(topic, str) else None,
             partition=partition if isinstance(partition, int) and partition >= 0 else None,
-            client_id=state.client_id if state is not None else None,
+            client_id=client_id,
             defer_count=defer,
         )
-        new_args = list(args)
-        new_kwargs = dict(kwargs)
+        call = _Arguments(args, kwargs)
         try:
-            headers = _get(args, kwargs, layout, "headers")
+            headers = _get(args, kwargs, "headers", self._headers)
             traced = with_context(headers, operation)
             if traced is not headers:
-                _put(new_args, new_kwargs, layout, "headers", traced)
+                call.put("headers", self._headers, traced)
             if defer:
-                if given:
-                    for name, callback in given:
-                        _put(
-                            new_args,
-                            new_kwargs,
-                            layout,
-                            name,
-                            DeliveryReport(callback, operation, self.guard),
-                        )
+                guard = self.guard
+                if given is not None:
+                    for name, index, callback in given:
+                        call.put(name, index, DeliveryReport(callback, operation, guard))
                 else:
                     default = state.default_callback if state is not None else None
-                    _put(
-                        new_args,
-                        new_kwargs,
-                        layout,
-                        "on_delivery",
-                        DeliveryReport(default, operation, self.guard),
+                    call.put(
+                        "on_delivery", self._delivery, DeliveryReport(default, operation, guard)
                     )
         except Exception:
             operation.end()
             raise
         try:
-            yield (tuple(new_args), new_kwargs)
+            yield call.call()
         except BaseException as exc:
             operation.record_exception(exc)
             operation.delivered(operation.error_type)  # no report will come for this one
