@@ -60,6 +60,11 @@ class TaskMetrics:
         """One execution finished with *outcome*."""
         self._executions.add(1, {**attrs, CELERY_TASK_OUTCOME: outcome})
 
+    def executed_with(self, attrs: dict[str, Any]) -> None:
+        """One execution finished: *attrs* are :meth:`attributes` plus
+        ``celery.task.outcome`` (built once by the caller)."""
+        self._executions.add(1, attrs)
+
     def waited(self, attrs: dict[str, Any], seconds: float) -> None:
         """A task started *seconds* after it was published."""
         self._wait.record(seconds, attrs)

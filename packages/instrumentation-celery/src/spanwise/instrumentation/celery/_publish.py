@@ -32,6 +32,9 @@ class _Slot:
         self.op: MessagingOperation | None = None
 
 
+#: Distinct task names whose span name and attributes are kept; beyond, built per publish.
+MAX_NAMES = 256
+
 _publishing: ContextVar[_Slot | None] = ContextVar("spanwise_celery_publish", default=None)
 
 
@@ -41,11 +44,21 @@ class Publisher:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("guard", "messaging")
+    __slots__ = ("_names", "guard", "messaging")
 
     def __init__(self, messaging: MessagingTracer, guard: Guard) -> None:
         self.messaging = messaging
         self.guard = guard
+        #: Task name -> (span name, span attributes), for up to MAX_NAMES tasks.
+        self._names: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def _task(self, name: str) -> tuple[str, dict[str, Any]]:
+        found = self._names.get(name)
+        if found is None:
+            found = (f"send {name}", {CELERY_TASK_NAME: name})
+            if len(self._names) < MAX_NAMES:
+                self._names[name] = found
+        return found
 
     def step(
         self,
@@ -98,15 +111,16 @@ class Publisher:
         slot = _publishing.get()
         if slot is not None and slot.op is None:
             destination = routing_key or exchange
-            name = sender if isinstance(sender, str) else str(headers.get("task"))
+            span_name, attributes = self._task(
+                sender if isinstance(sender, str) else str(headers.get("task"))
+            )
             op = self.messaging.start_send(
                 destination if isinstance(destination, str) else None,
                 message_id=task_id if isinstance(task_id, str) else None,
-                attributes={CELERY_TASK_NAME: name},
+                attributes=attributes,
+                name=span_name,
             )
             slot.op = op
-            if op.recording:
-                op.span.update_name(f"send {name}")
             op.inject(headers, dict_setter)
         else:  # published some other way than send_task: carry on the current trace
             inject(headers, dict_setter)

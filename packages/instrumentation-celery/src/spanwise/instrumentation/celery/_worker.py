@@ -15,7 +15,12 @@ from typing import Any
 
 from spanwise.core import Guard, MessagingOperation, MessagingTracer
 
-from ._attributes import CELERY_TASK_NAME, CELERY_TASK_RETRIES, TASK_LINK_ATTRIBUTE
+from ._attributes import (
+    CELERY_TASK_NAME,
+    CELERY_TASK_OUTCOME,
+    CELERY_TASK_RETRIES,
+    TASK_LINK_ATTRIBUTE,
+)
 from ._headers import MAX_WAIT_SECONDS, read_retry_of, read_sent_at, request_getter
 from ._metrics import TaskMetrics
 
@@ -31,15 +36,42 @@ OUTCOMES = {
 }
 
 
+#: Distinct (task name, queue) pairs whose names and attributes are kept; beyond, built per
+#: execution.
+MAX_ROUTES = 256
+
+
+class TaskRoute:
+    """What every execution of one task from one queue shares (dicts never mutated)."""
+
+    __slots__ = ("attrs", "name", "outcomes", "span_attrs")
+
+    def __init__(self, task_name: str, destination: str | None) -> None:
+        self.name = f"process {task_name}"
+        #: The span attributes of a first attempt (``celery.task.retries`` 0).
+        self.span_attrs: dict[str, Any] = {CELERY_TASK_NAME: task_name, CELERY_TASK_RETRIES: 0}
+        #: The attributes of both task metrics.
+        self.attrs = TaskMetrics.attributes(task_name, destination)
+        #: ``attrs`` plus ``celery.task.outcome``, per outcome (at most six).
+        self.outcomes: dict[str, dict[str, Any]] = {}
+
+    def outcome_attrs(self, outcome: str) -> dict[str, Any]:
+        attrs = self.outcomes.get(outcome)
+        if attrs is None:
+            attrs = self.outcomes[outcome] = {**self.attrs, CELERY_TASK_OUTCOME: outcome}
+        return attrs
+
+
 class TaskRun:
     """One task execution in progress."""
 
-    __slots__ = ("attrs", "op", "otel_token", "task_id", "var_token")
+    __slots__ = ("attrs", "op", "otel_token", "route", "task_id", "var_token")
 
-    def __init__(self, op: MessagingOperation, task_id: str, attrs: dict[str, Any]) -> None:
+    def __init__(self, op: MessagingOperation, task_id: str, route: TaskRoute) -> None:
         self.op = op
         self.task_id = task_id
-        self.attrs = attrs
+        self.route = route
+        self.attrs = route.attrs
         self.otel_token: object = None
         self.var_token: Token[TaskRun | None] | None = None
 
@@ -54,7 +86,7 @@ class TaskTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("guard", "link", "messaging", "metrics")
+    __slots__ = ("_routes", "guard", "link", "messaging", "metrics")
 
     def __init__(
         self, messaging: MessagingTracer, metrics: TaskMetrics, guard: Guard, *, link: bool
@@ -63,6 +95,7 @@ class TaskTracer:
         self.metrics = metrics
         self.guard = guard
         self.link = link
+        self._routes: dict[tuple[str, str | None], TaskRoute] = {}
 
     # -- receivers (Celery calls them with keyword arguments; they never raise) -------------
 
@@ -111,6 +144,15 @@ class TaskTracer:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _route(self, task_name: str, destination: str | None) -> TaskRoute:
+        routes = self._routes
+        route = routes.get((task_name, destination))
+        if route is None:
+            route = TaskRoute(task_name, destination)
+            if len(routes) < MAX_ROUTES:
+                routes[(task_name, destination)] = route
+        return route
+
     def _prerun(self, task_id: str, task: Any) -> None:
         request = task.request
         # Celery copies every message header onto the request, ours included.
@@ -119,32 +161,35 @@ class TaskTracer:
         destination = info.get("routing_key") if isinstance(info, dict) else None
         if not isinstance(destination, str):
             destination = None
-        name = task.name if isinstance(task.name, str) else str(task.name)
+        name = task.name
+        if not isinstance(name, str):
+            name = str(name)
+        route = self._route(name, destination)
         per_task = getattr(task, TASK_LINK_ATTRIBUTE, None)
         retries = request.retries
+        if not isinstance(retries, int):
+            retries = 0
         op = self.messaging.start_process(
             destination,
             carrier=carrier,
             getter=request_getter,
             link=self.link if per_task is None else bool(per_task),
             message_id=task_id,
-            attributes={
-                CELERY_TASK_NAME: name,
-                CELERY_TASK_RETRIES: retries if isinstance(retries, int) else 0,
-            },
+            attributes=route.span_attrs
+            if retries == 0 and retries.__class__ is int
+            else {CELERY_TASK_NAME: name, CELERY_TASK_RETRIES: retries},
+            name=route.name,
         )
         if op.recording:
-            op.span.update_name(f"process {name}")
             previous = read_retry_of(carrier)
             if previous is not None:
                 op.span.add_link(previous)
-        attrs = TaskMetrics.attributes(name, destination)
         sent_at = read_sent_at(carrier)
         if sent_at is not None and request.eta is None:  # an ETA/countdown wait is by design
             wait = time.time() - sent_at
             if 0.0 <= wait <= MAX_WAIT_SECONDS:
-                self.metrics.waited(attrs, wait)
-        run = TaskRun(op, task_id, attrs)
+                self.metrics.waited(route.attrs, wait)
+        run = TaskRun(op, task_id, route)
         run.otel_token = op.attach()
         run.var_token = current_run.set(run)
 
@@ -159,4 +204,4 @@ class TaskTracer:
         finally:
             run.op.end()
             outcome = OUTCOMES.get(state, "error") if isinstance(state, str) else "error"
-            self.metrics.executed(run.attrs, outcome)
+            self.metrics.executed_with(run.route.outcome_attrs(outcome))
