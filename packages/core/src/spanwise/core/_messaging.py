@@ -509,7 +509,13 @@ class MessagingOperation:
             attrs = {**attrs, n.ERROR_TYPE: self.error_type}
             if self.recording:
                 self.span.set_attribute(n.ERROR_TYPE, self.error_type)
-        ctx = exemplar_context(self.span) if self.recording else None
+        if not self.recording:
+            ctx = None
+        elif _SPAN_KEY is not None:
+            # What exemplar_context(span) returns, built in one step: a context with the span only.
+            ctx = Context({_SPAN_KEY: self.span})
+        else:
+            ctx = exemplar_context(self.span)
         self.span.end()
         owner = self._owner
         if self._type == OPERATION_TYPE_PROCESS:
@@ -569,6 +575,40 @@ class _InjectPlan:
 _inject_plan: _InjectPlan | None = None
 
 
+def _only_key(probe: Any, value: Any) -> str | None:
+    """The one key of *probe* (a context the API built), if it holds just *value* under it."""
+    keys = list(probe)
+    if type(probe) is Context and len(keys) == 1 and probe[keys[0]] == value:
+        return keys[0]  # type: ignore[no-any-return]
+    return None
+
+
+def _context_keys() -> tuple[str | None, str | None]:
+    """The keys under which the API keeps a context's span and its baggage, read from what it
+    builds; None where that context holds anything else (the public way is used then)."""
+    try:
+        span_key = _only_key(trace.set_span_in_context(INVALID_SPAN, Context()), INVALID_SPAN)
+    except Exception:  # noqa: BLE001 - another API
+        span_key = None
+    try:
+        baggage_key = _only_key(baggage.set_baggage("k", "v", Context()), {"k": "v"})
+    except Exception:  # noqa: BLE001
+        baggage_key = None
+    return span_key, baggage_key
+
+
+_SPAN_KEY, _BAGGAGE_KEY = _context_keys()
+_get_current = otel_context.get_current
+
+
+def _has_baggage(base: Context | None) -> bool:
+    """Whether *base* (default: the current context) carries baggage to write."""
+    if _BAGGAGE_KEY is None:
+        return bool(baggage.get_all(base))
+    ctx = base if base is not None else _get_current()
+    return bool(ctx.get(_BAGGAGE_KEY))
+
+
 def _fast_inject(carrier: Any, setter: Setter[Any], span: trace.Span, base: Context | None) -> bool:
     """Write *span*'s trace context into *carrier* as the default propagator would, when that
     is known without running it; False when the propagator must run (another propagator, or
@@ -579,7 +619,7 @@ def _fast_inject(carrier: Any, setter: Setter[Any], span: trace.Span, base: Cont
     if plan is None or plan.textmap is not textmap:
         _inject_plan = plan = _InjectPlan(textmap)
     writes_trace = plan.trace
-    if writes_trace is None or (plan.baggage and baggage.get_all(base)):
+    if writes_trace is None or (plan.baggage and _has_baggage(base)):
         return False
     if writes_trace:
         span_context = span.get_span_context()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
+from opentelemetry.propagators.textmap import Setter
+
 from spanwise.core import Guard, MessagingOperation, MessagingTracer
 from spanwise.core.propagation import kafka_setter
 
@@ -73,6 +75,17 @@ class _Arguments:
         return (self.args if new_args is None else tuple(new_args)), self.kwargs
 
 
+class _ListSetter(Setter[list[Any]]):
+    """:data:`~spanwise.core.propagation.kafka_setter` for a carrier known to be our list copy
+    (appends a ``(name, UTF-8 bytes)`` pair) without asking which kind of carrier it is."""
+
+    def set(self, carrier: list[Any], key: str, value: str) -> None:
+        carrier.append((key, value.encode("utf-8")))
+
+
+_list_setter = _ListSetter()
+
+
 def _has_traceparent_pair(headers: list[Any]) -> bool:
     for pair in headers:
         if isinstance(pair, tuple) and pair:
@@ -92,17 +105,20 @@ def with_context(headers: Any, operation: MessagingOperation) -> Any:
     ``traceparent``, or of a type we do not know, are returned as they are."""
     if headers is None:
         carrier: Any = []
+        setter: Setter[Any] = _list_setter
     elif isinstance(headers, list):
         if _has_traceparent_pair(headers):
             return headers
         carrier = list(headers)
+        setter = _list_setter
     elif isinstance(headers, dict):
         if _has_traceparent(headers):
             return headers
         carrier = dict(headers)
+        setter = kafka_setter
     else:
         return headers
-    operation.inject(carrier, kafka_setter)
+    operation.inject(carrier, setter)
     return carrier if carrier else headers
 
 
