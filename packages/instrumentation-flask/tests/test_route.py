@@ -36,3 +36,17 @@ class TestCurrentEnviron:
         with app.test_request_context("/users/7"):
             environ = current_environ()
             assert "/users/7" == (environ or {}).get("PATH_INFO")
+
+
+class TestWithoutTheContextVariable:
+    """A Flask whose request context is not in ``flask.globals._cv_request``: the proxy."""
+
+    def test_route_and_environ_through_the_proxy(self, app: Any, monkeypatch: Any) -> None:
+        """Same answers as with the context variable, inside and outside a request."""
+        from spanwise.instrumentation.flask import _route
+
+        monkeypatch.setattr(_route, "_context_var", False)
+        outside = (current_route(), current_environ())
+        with app.test_request_context("/users/7"):
+            inside = (current_route(), (current_environ() or {}).get("PATH_INFO"))
+        assert ((None, None), ("/users/<int:uid>", "/users/7")) == (outside, inside)

@@ -18,18 +18,19 @@ from ._guard import Guard
 from .propagation import asgi_getter, extract, wsgi_getter
 from .semconv import _names as n
 from .semconv._http import (
+    _PROTOCOL_VERSIONS,
     OTHER_METHOD,
     asgi_headers,
     environ_extra_attributes,
     error_type,
     known_methods,
     normalize_method,
+    protocol_version,
     scope_extra_attributes,
     scope_path,
     scope_scheme,
     sensitive_query_keys,
     server_span_name,
-    server_status,
     wsgi_headers,
     wsgi_path,
 )
@@ -42,22 +43,35 @@ class _ActiveCounts:
 
     Shared by every tracer of the scope: the SDK keeps only the first callback registered for an
     instrument name, so a re-instrumented plugin must feed the same counts.
+
+    Each (method, scheme) has a list holding one item per request in flight: a request appends
+    when it starts and pops when it ends, both atomic on their own, so a request takes no lock
+    (the lock only guards adding a new pair and reading them all).
     """
 
-    __slots__ = ("counts", "lock")
+    __slots__ = ("lock", "slots")
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
+        self.slots: dict[tuple[str, str], list[None]] = {}
         self.lock = threading.Lock()
 
-    def add(self, key: tuple[str, str], delta: int) -> None:
+    def slot(self, key: tuple[str, str]) -> list[None]:
+        """The list counting the requests of *key* in flight (its length is the count)."""
+        found = self.slots.get(key)
+        if found is None:
+            with self.lock:
+                found = self.slots.setdefault(key, [])
+        return found
+
+    @property
+    def counts(self) -> dict[tuple[str, str], int]:
+        """The number of requests in flight per (method, scheme)."""
         with self.lock:
-            self.counts[key] = self.counts.get(key, 0) + delta
+            slots = list(self.slots.items())
+        return {key: len(slot) for key, slot in slots}
 
     def observe(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
-        with self.lock:
-            counts = list(self.counts.items())
-        for (method, scheme), value in counts:
+        for (method, scheme), value in self.counts.items():
             yield metrics.Observation(value, {n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme})
 
 
@@ -75,6 +89,9 @@ def _active_counts(meter: metrics.Meter) -> _ActiveCounts:
 
 
 _EMPTY = Context()
+_perf_counter = time.perf_counter
+#: The span name of a request with no route yet, per method (unknown methods are ``HTTP``).
+_BARE_NAMES = {OTHER_METHOD: "HTTP"}
 
 
 def exemplar_context(span: trace.Span) -> Context:
@@ -90,7 +107,17 @@ class HttpServerTracer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_active", "_duration", "_known", "_query_keys", "guard", "options", "tracer")
+    __slots__ = (
+        "_active",
+        "_duration",
+        "_end_attrs",
+        "_known",
+        "_query_keys",
+        "excludes",
+        "guard",
+        "options",
+        "tracer",
+    )
 
     def __init__(
         self, tracer: trace.Tracer, meter: metrics.Meter, options: Options, guard: Guard
@@ -98,6 +125,8 @@ class HttpServerTracer:
         self.tracer = tracer
         self.options = options
         self.guard = guard
+        self.excludes = bool(options.excluded_urls)
+        """Whether any URL is excluded (when not, plugins skip :meth:`excluded_environ`)."""
         # Resolved once, like every option: not an environment read per request.
         self._known = known_methods()
         self._query_keys = sensitive_query_keys()
@@ -112,6 +141,9 @@ class HttpServerTracer:
         # Active requests are counted here and observed at collection time: two dict updates
         # per request instead of two SDK measurements (the SDK's add() costs ~70 times more).
         self._active = _active_counts(meter)
+        # (method, scheme, route, status, error, protocol) -> the duration's attributes and
+        # the span's end-of-request attributes, built once per combination (bounded).
+        self._end_attrs: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
         meter.create_observable_up_down_counter(
             n.HTTP_SERVER_ACTIVE_REQUESTS,
             callbacks=[self._active.observe],
@@ -152,9 +184,17 @@ class HttpServerTracer:
 
     def start_wsgi(self, environ: Mapping[str, Any], route: str | None = None) -> ServerRequest:
         """Start the span for a WSGI request (child of the propagated context, if any)."""
-        original = str(environ.get("REQUEST_METHOD", ""))
-        method = normalize_method(original, self._known)
-        scheme = str(environ.get("wsgi.url_scheme", "http"))
+        get = environ.get
+        original = get("REQUEST_METHOD", "")
+        known = self._known
+        if type(original) is str and original in known:
+            method = original
+        else:
+            original = str(original)
+            method = normalize_method(original, known)
+        scheme = get("wsgi.url_scheme", "http")
+        if type(scheme) is not str:
+            scheme = str(scheme)
         ctx = extract(environ, wsgi_getter)
         request = ServerRequest(self, method, scheme, route, ctx, wsgi_path(environ))
         if request.recording:
@@ -165,13 +205,20 @@ class HttpServerTracer:
             request.span.set_attributes(attrs)
             request.protocol = attrs.get(n.NETWORK_PROTOCOL_VERSION)
         else:
-            request.protocol = str(environ.get("SERVER_PROTOCOL", ""))[5:] or None
+            raw = get("SERVER_PROTOCOL", "")
+            protocol = _PROTOCOL_VERSIONS.get(raw) if type(raw) is str else None
+            request.protocol = protocol if protocol is not None else protocol_version(str(raw))
         return request
 
     def start_asgi(self, scope: Mapping[str, Any], route: str | None = None) -> ServerRequest:
         """Start the span for an ASGI ``http`` or ``websocket`` scope."""
-        original = str(scope.get("method", "GET"))
-        method = normalize_method(original, self._known)
+        original = scope.get("method", "GET")
+        known = self._known
+        if type(original) is str and original in known:
+            method = original
+        else:
+            original = str(original)
+            method = normalize_method(original, known)
         scheme = scope_scheme(scope)
         ctx = extract(scope, asgi_getter)
         request = ServerRequest(self, method, scheme, route, ctx, scope_path(scope))
@@ -182,8 +229,47 @@ class HttpServerTracer:
                 attrs.update(capture.attributes(asgi_headers(scope.get("headers") or ())))
             request.span.set_attributes(attrs)
         version = scope.get("http_version")
-        request.protocol = str(version) if version else None
+        if version:
+            request.protocol = version if type(version) is str else str(version)
         return request
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def end_attributes(
+        self,
+        method: str,
+        scheme: str,
+        route: str | None,
+        code: int | None,
+        err: str | None,
+        protocol: str | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The duration's attributes and the span's end-of-request ones (route, status code,
+        error type) for one combination; the same two dicts every time (never modify them)."""
+        key = (method, scheme, route, code, err, protocol)
+        cache = self._end_attrs
+        found = cache.get(key)
+        if found is not None:
+            return found
+        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme}
+        late: dict[str, Any] = {}
+        if route:
+            attrs[n.HTTP_ROUTE] = late[n.HTTP_ROUTE] = route
+        if code is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = late[n.HTTP_RESPONSE_STATUS_CODE] = code
+        if err is not None:
+            attrs[n.ERROR_TYPE] = late[n.ERROR_TYPE] = err
+        if protocol:
+            attrs[n.NETWORK_PROTOCOL_VERSION] = protocol
+        found = (attrs, late)
+        if len(cache) < _MAX_END_ATTRS:
+            cache[key] = found
+        return found
+
+
+#: Combinations of end-of-request attributes remembered per tracer (route templates, status
+#: codes and error types are few; beyond this they are built per request, as before).
+_MAX_END_ATTRS = 2048
 
 
 class ServerRequest:
@@ -193,10 +279,12 @@ class ServerRequest:
     """
 
     __slots__ = (
+        "_active",
         "_ended",
         "_owner",
         "_start",
         "_token",
+        "context",
         "error_type",
         "method",
         "protocol",
@@ -224,27 +312,30 @@ class ServerRequest:
         self.error_type: str | None = None
         self.protocol: str | None = None
         self._token: Any = None
+        self.context: Context | None = None
+        """The context :meth:`attach` made current (the span in it), for code that must make
+        it current again later (a streamed body)."""
         self._ended = False
-        self.span = owner.tracer.start_span(
-            server_span_name(method, route),
+        span = self.span = owner.tracer.start_span(
+            server_span_name(method, route) if route else _BARE_NAMES.get(method, method),
             context=ctx,
             kind=SpanKind.SERVER,
-            attributes={
-                n.HTTP_REQUEST_METHOD: method,
-                n.URL_SCHEME: scheme,
-                n.URL_PATH: path,
-            },
+            attributes={n.HTTP_REQUEST_METHOD: method, n.URL_SCHEME: scheme, n.URL_PATH: path},
         )
-        self.recording = self.span.is_recording()
-        owner._active.add((method, scheme), 1)
-        self._start = time.perf_counter()
+        self.recording = span.is_recording()
+        active = self._active = owner._active.slot((method, scheme))
+        active.append(None)
+        self._start = _perf_counter()
 
     # -- context -----------------------------------------------------------------------------
 
     def attach(self) -> None:
         """Make the span current (until :meth:`detach`)."""
         if self._token is None:
-            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+            ctx = self.context
+            if ctx is None:
+                ctx = self.context = trace.set_span_in_context(self.span)
+            self._token = otel_context.attach(ctx)
 
     def detach(self) -> None:
         """Undo :meth:`attach` (in the same context it was attached in)."""
@@ -293,42 +384,29 @@ class ServerRequest:
         if self._ended:
             return
         self._ended = True
-        owner = self._owner
-        duration = time.perf_counter() - self._start
+        duration = _perf_counter() - self._start
         code = self.status_code
         err = self.error_type
-        route = self.route
         span = self.span
         recording = self.recording
         if err is None and code is not None and (code >= 500 or code < 100):
-            err = server_status(code)[1]
+            err = str(code)  # server_status(code)[1]
             if recording:
                 span.set_status(Status(StatusCode.ERROR))
-        attrs: dict[str, Any] = {n.HTTP_REQUEST_METHOD: self.method, n.URL_SCHEME: self.scheme}
-        if route:
-            attrs[n.HTTP_ROUTE] = route
-        if code is not None:
-            attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
-        if err is not None:
-            attrs[n.ERROR_TYPE] = err
-        if recording:
-            # Route, status and error type in one pass (the SDK locks and cleans per call).
-            late: dict[str, Any] = {}
-            if route:
-                late[n.HTTP_ROUTE] = route
-            if code is not None:
-                late[n.HTTP_RESPONSE_STATUS_CODE] = code
-            if err is not None:
-                late[n.ERROR_TYPE] = err
-            if late:
-                span.set_attributes(late)
-        if self.protocol:
-            attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
-        span.end()
-        owner._duration.record(
-            duration, attrs, context=exemplar_context(span) if recording else None
+        owner = self._owner
+        attrs, late = owner.end_attributes(
+            self.method, self.scheme, self.route, code, err, self.protocol
         )
-        owner._active.add((self.method, self.scheme), -1)
+        if recording:
+            if late:
+                # Route, status and error type in one pass (the SDK locks and cleans per call).
+                span.set_attributes(late)
+            span.end()
+            owner._duration.record(duration, attrs, exemplar_context(span))
+        else:
+            span.end()
+            owner._duration.record(duration, attrs, None)
+        self._active.pop()
 
     @property
     def is_other_method(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -300,10 +299,10 @@ def environ_extra_attributes(
     get = environ.get
     query = get("QUERY_STRING")
     if query:
-        attrs[n.URL_QUERY] = redact_query(str(query), keys)
+        attrs[n.URL_QUERY] = redact_query(query if type(query) is str else str(query), keys)
     host = get("HTTP_HOST")
     if host:
-        address, port = split_host_port(str(host))
+        address, port = _host_port(host if type(host) is str else str(host))
     else:
         address = str(get("SERVER_NAME", "")) or None  # type: ignore[assignment]
         try:
@@ -324,21 +323,49 @@ def environ_extra_attributes(
         xff = get("HTTP_X_FORWARDED_FOR")
         if xff:
             client = _first_forwarded_for(str(xff))
-    if client is None and peer:
-        client = str(peer)
-    if client:
-        attrs[n.CLIENT_ADDRESS] = client
     if peer:
-        attrs[n.NETWORK_PEER_ADDRESS] = str(peer)
-        with contextlib.suppress(KeyError, TypeError, ValueError):
+        if type(peer) is not str:
+            peer = str(peer)
+        if client is None:
+            client = peer
+        if client:
+            attrs[n.CLIENT_ADDRESS] = client
+        attrs[n.NETWORK_PEER_ADDRESS] = peer
+        # A plain try (not contextlib.suppress, which builds a context manager per call).
+        try:  # noqa: SIM105
             attrs[n.NETWORK_PEER_PORT] = int(environ["REMOTE_PORT"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    elif client:
+        attrs[n.CLIENT_ADDRESS] = client
     agent = get("HTTP_USER_AGENT")
     if agent:
-        attrs[n.USER_AGENT_ORIGINAL] = str(agent)
-    version = protocol_version(str(get("SERVER_PROTOCOL", "")))
+        attrs[n.USER_AGENT_ORIGINAL] = agent if type(agent) is str else str(agent)
+    raw = get("SERVER_PROTOCOL", "")
+    version = _PROTOCOL_VERSIONS.get(raw) if type(raw) is str else None
+    if version is None:
+        version = protocol_version(str(raw))
     if version:
         attrs[n.NETWORK_PROTOCOL_VERSION] = version
     return attrs
+
+
+#: ``SERVER_PROTOCOL`` values servers send, with :func:`protocol_version` of each.
+_PROTOCOL_VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2": "2", "HTTP/2.0": "2.0"}
+
+_HOSTS: dict[str, tuple[str, int | None]] = {}
+_MAX_HOSTS = 256
+
+
+def _host_port(value: str) -> tuple[str, int | None]:
+    """:func:`split_host_port`, remembered for the few ``Host`` values a server sees (at most
+    ``_MAX_HOSTS``; others are split each time)."""
+    found = _HOSTS.get(value)
+    if found is None:
+        found = split_host_port(value)
+        if len(_HOSTS) < _MAX_HOSTS:
+            _HOSTS[value] = found
+    return found
 
 
 def server_attributes_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:

@@ -94,12 +94,12 @@ class TracingMiddleware:
         try:
             scope = getattr(request, "scope", None)
             if isinstance(scope, dict):
-                if server.excluded_scope(scope):
+                if server.excludes and server.excluded_scope(scope):
                     return None
                 current = server.start_asgi(scope)
             else:
                 meta = request.META
-                if server.excluded_environ(meta):
+                if server.excludes and server.excluded_environ(meta):
                     return None
                 current = server.start_wsgi(meta)
         except Exception as exc:  # noqa: BLE001

@@ -83,7 +83,7 @@ class TracingSettings:
         """Start tracing *scope*, or None when it is excluded (or starting failed)."""
         try:
             server = self.server
-            if server.options.excluded_urls and server.excluded_scope(scope):
+            if server.excludes and server.excluded_scope(scope):
                 return None
             request = _Request(self, server.start_asgi(scope), scope, receive, send)
         except Exception as exc:  # noqa: BLE001

@@ -32,7 +32,8 @@ class ClosingBody:
 
     def __iter__(self) -> Iterator[bytes]:
         request = self._request
-        ctx = trace.set_span_in_context(request.span)
+        # The context the request attached (made once), or one like it.
+        ctx = request.context or trace.set_span_in_context(request.span)
         iterator = iter(self._body)
         while True:
             token = otel_context.attach(ctx)

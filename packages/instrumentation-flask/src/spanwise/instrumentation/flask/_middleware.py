@@ -86,7 +86,7 @@ class WsgiStep:
             yield None
             return None
         server = self._server
-        if server.options.excluded_urls and server.excluded_environ(environ):
+        if server.excludes and server.excluded_environ(environ):
             yield None
             return None
         request = server.start_wsgi(environ)
