@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from spanwise.core import Instrumentor
 
@@ -47,10 +48,11 @@ class LoggingInstrumentor(Instrumentor):
     distribution = "spanwise-instrumentation-logging"
 
     _handler: LogRecordHandler | None = None
+    # (the original Logger.makeRecord, the plain function put in its place), while in place.
+    _make_record: tuple[Any, Any] | None = None
 
     def _instrument(self) -> None:
         fields = RecordFields(self.options.tracer_provider)
-        self.patcher.wrap("logging", "Logger.makeRecord", fields.wrapper(self.patcher))
         get = self.options.get
         if get("set_logging_format", False, env="OTEL_PYTHON_LOG_CORRELATION"):
             root = logging.getLogger()
@@ -63,8 +65,34 @@ class LoggingInstrumentor(Instrumentor):
         if get("export_logs", False, env="SPANWISE_LOGS_EXPORT"):
             self._handler = LogRecordHandler(logger_provider=self.options.logger_provider)
             logging.getLogger().addHandler(self._handler)
+        self._patch_make_record(fields)  # last: nothing after it can fail and leave it in place
+
+    def _patch_make_record(self, fields: RecordFields) -> None:
+        """Put a plain function in place of ``Logger.makeRecord``: no wrapper object bound per
+        record (a wrapt wrapper costs about 1.4 µs a record). Anything but the stdlib's plain
+        function there (someone else's wrapper) is wrapped through the patcher as before."""
+        original = vars(logging.Logger).get("makeRecord")
+        try:
+            replacement = fields.make_record(original, self.patcher)
+        except TypeError:
+            self.patcher.wrap("logging", "Logger.makeRecord", fields.wrapper(self.patcher))
+            return
+        logging.Logger.makeRecord = replacement  # type: ignore[method-assign]
+        self._make_record = (original, replacement)
+
+    def _restore_make_record(self) -> None:
+        """The original back if ours is still what ``Logger.makeRecord`` is; if someone wrapped
+        ours since, ours stays in their chain and passes records through untouched (the
+        patcher is off once uninstrumented)."""
+        patched, self._make_record = self._make_record, None
+        if patched is None:
+            return
+        original, replacement = patched
+        if vars(logging.Logger).get("makeRecord") is replacement:
+            logging.Logger.makeRecord = original  # type: ignore[method-assign]
 
     def _uninstrument(self) -> None:
+        self._restore_make_record()
         handler, self._handler = self._handler, None
         if handler is not None:
             logging.getLogger().removeHandler(handler)
