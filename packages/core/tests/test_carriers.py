@@ -249,3 +249,130 @@ class TestExtractShortcut:
         for odd in ([1], 1, None):
             scope = {"headers": [(odd, b"x"), (b"traceparent", TRACEPARENT.encode())]}
             assert TRACE_ID == trace_id_of(extract(scope, asgi_getter))
+
+
+class TestInjectShortcut:
+    """inject writes what the default propagators write, without running them when it can."""
+
+    @staticmethod
+    def _both(
+        textmap: Any, context: Any = None, span: Any = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(what the propagator writes, what inject writes) for the same context."""
+        from opentelemetry import propagate
+
+        expected: dict[str, str] = {}
+        actual: dict[str, str] = {}
+        full = context if span is None else trace.set_span_in_context(span, context)
+        from opentelemetry.propagators.textmap import default_setter
+
+        textmap.inject(expected, context=full, setter=default_setter)
+        saved = get_global_textmap()
+        propagate.set_global_textmap(textmap)
+        try:
+            from spanwise.core.propagation import dict_setter
+
+            inject(actual, dict_setter, context, span=span)
+        finally:
+            propagate.set_global_textmap(saved)
+        return expected, actual
+
+    @staticmethod
+    def _span(flags: int = 1, state: str | None = None) -> trace.Span:
+        from opentelemetry.trace import TraceFlags, TraceState
+
+        return trace.NonRecordingSpan(
+            trace.SpanContext(
+                TRACE_ID,
+                0x00F067AA0BA902B7,
+                is_remote=False,
+                trace_flags=TraceFlags(flags),
+                trace_state=TraceState.from_header([state]) if state else TraceState(),
+            )
+        )
+
+    def _chains(self) -> list[Any]:
+        from opentelemetry.baggage.propagation import W3CBaggagePropagator
+        from opentelemetry.propagators.composite import CompositePropagator
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        return [
+            TraceContextTextMapPropagator(),
+            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()]),
+            CompositePropagator([W3CBaggagePropagator(), TraceContextTextMapPropagator()]),
+            W3CBaggagePropagator(),
+            # twice the same propagator: the shortcut does not apply, the chain runs
+            CompositePropagator([TraceContextTextMapPropagator(), TraceContextTextMapPropagator()]),
+        ]
+
+    def test_same_headers_as_the_propagators(self) -> None:
+        """Sampled or not, with or without tracestate, a given span or the context's: the same
+        headers as every default chain writes."""
+        from opentelemetry.context import Context
+
+        for textmap in self._chains():
+            for span in (self._span(), self._span(0), self._span(1, "vendor=abc,other=1")):
+                expected, actual = self._both(textmap, span=span)
+                assert expected == actual
+                in_context = trace.set_span_in_context(span, Context())
+                assert expected == self._both(textmap, context=in_context)[1]
+        assert {"traceparent": TRACEPARENT} == self._both(self._chains()[1], span=self._span())[1]
+
+    def test_invalid_or_missing_span_writes_nothing(self) -> None:
+        """No valid span: nothing written, as the propagator writes nothing."""
+        from opentelemetry.context import Context
+
+        for textmap in self._chains():
+            for context in (Context(), trace.set_span_in_context(trace.INVALID_SPAN, Context())):
+                assert ({}, {}) == self._both(textmap, context=context)
+
+    def test_baggage_runs_the_propagators(self) -> None:
+        """With baggage in the context, the chain runs and the baggage header is written."""
+        from opentelemetry import baggage
+        from opentelemetry.context import Context
+
+        with_bag = baggage.set_baggage("tenant", "acme", Context())
+        for textmap in self._chains()[:4]:
+            expected, actual = self._both(textmap, context=with_bag, span=self._span())
+            assert expected == actual
+        assert "tenant=acme" == self._both(self._chains()[1], with_bag, self._span())[1]["baggage"]
+
+    def test_current_context_is_used_by_default(self) -> None:
+        """No context given: the current span is injected."""
+        from opentelemetry import context as otel_context
+        from opentelemetry.context import Context
+
+        token = otel_context.attach(trace.set_span_in_context(self._span(), Context()))
+        try:
+            expected, actual = self._both(self._chains()[1])
+        finally:
+            otel_context.detach(token)
+        assert {"traceparent": TRACEPARENT} == expected == actual
+
+    def test_custom_propagator_always_runs(self) -> None:
+        """A propagator we do not know writes what it writes, given the span in its context."""
+        seen: list[Any] = []
+
+        class Custom:
+            fields: set[str] = {"traceparent"}
+
+            def extract(self, *a: Any, **k: Any) -> Any:
+                return None
+
+            def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+                seen.append(trace.get_current_span(context).get_span_context().trace_id)
+                setter.set(carrier, "x-custom-id", "42")
+
+        expected, actual = self._both(Custom(), span=self._span())
+        assert ({"x-custom-id": "42"}, [TRACE_ID, TRACE_ID]) == (actual, seen)
+        assert expected == actual
+
+    def test_setter_failure_never_raises(self) -> None:
+        """A setter that fails is reported, never raised, on the shortcut too."""
+        from opentelemetry.context import Context
+
+        class Refusing:
+            def set(self, carrier: Any, key: str, value: str) -> None:
+                raise RuntimeError("read-only carrier")
+
+        inject({}, Refusing(), trace.set_span_in_context(self._span(), Context()))

@@ -145,18 +145,6 @@ class TestShapeCache:
 
 
 class TestExemplarContext:
-    def test_same_as_public_way(self) -> None:
-        """The one-step context equals what exemplar_context builds through the API."""
-        from opentelemetry.context import Context
-
-        from spanwise.core._http_server import exemplar_context
-
-        assert _db_client._SPAN_KEY is not None
-        span = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
-        built = Context({_db_client._SPAN_KEY: span})
-        assert exemplar_context(span) == built
-        assert span is trace.get_current_span(built)
-
     def test_exemplar_links_the_span(self, telemetry: CapturedTelemetry) -> None:
         """A sampled operation's duration point carries an exemplar with its span's ids."""
         db = make("redis")

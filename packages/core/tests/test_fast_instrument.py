@@ -107,7 +107,7 @@ def _public(instrument: Any) -> Recorder:
 
 def _fast(instrument: Any) -> Recorder:
     fast = FastInstrument(instrument)
-    return lambda value, attrs, ctx: fast.record(value, attrs, ctx)
+    return fast.record
 
 
 @pytest.mark.parametrize("kind", ["histogram", "counter"])

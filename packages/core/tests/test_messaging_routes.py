@@ -163,28 +163,3 @@ class TestInject:
         operation = messaging.start_send("q")
         operation.inject((), kafka_setter)  # a tuple has no append
         operation.end()
-
-
-class TestContextKeys:
-    def test_span_key_same_as_public_way(self) -> None:
-        """The one-step exemplar context equals what exemplar_context builds."""
-        from spanwise.core._http_server import exemplar_context
-        from spanwise.core._messaging import _SPAN_KEY
-
-        assert _SPAN_KEY is not None
-        span = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
-        assert exemplar_context(span) == Context({_SPAN_KEY: span})
-
-    def test_baggage_seen_as_the_api_sees_it(self) -> None:
-        """_has_baggage agrees with baggage.get_all, current context or given."""
-        from spanwise.core._messaging import _BAGGAGE_KEY, _has_baggage
-
-        assert _BAGGAGE_KEY is not None
-        with_bag = baggage.set_baggage("k", "v", Context())
-        assert (True, False) == (_has_baggage(with_bag), _has_baggage(Context()))
-        token = attach(with_bag)
-        try:
-            assert _has_baggage(None)
-        finally:
-            detach(token)
-        assert not _has_baggage(None)

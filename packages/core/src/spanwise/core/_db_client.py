@@ -6,13 +6,12 @@ import time
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options, max_attribute_length
+from ._context import exemplar_context
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
-from ._http_server import exemplar_context
 from .semconv import _names as n
 from .semconv._http import error_type
 from .semconv._sql import _CACHE_MAX_TEXT, analyze_sql
@@ -27,22 +26,6 @@ _MAX_SHAPES = 1024
 
 _CLIENT = SpanKind.CLIENT
 _perf_counter = time.perf_counter
-
-
-def _span_key() -> str | None:
-    """The key under which the API keeps a context's span, read from what it builds; None if
-    that context holds anything else (then :func:`exemplar_context` is used as it is)."""
-    try:
-        probe = trace.set_span_in_context(trace.INVALID_SPAN, Context())
-        keys = list(probe)
-        if type(probe) is Context and len(keys) == 1 and probe[keys[0]] is trace.INVALID_SPAN:
-            return keys[0]
-    except Exception:  # noqa: BLE001 - another API: the public way it is
-        pass
-    return None
-
-
-_SPAN_KEY = _span_key()
 
 
 class _Shape:
@@ -309,11 +292,5 @@ class DbOperation:
             if self.recording:
                 span.set_attribute(n.ERROR_TYPE, self.error_type)
         span.end()
-        if not self.recording:
-            context = None
-        elif _SPAN_KEY is not None:
-            # What exemplar_context(span) returns, built in one step: a context with the span only.
-            context = Context({_SPAN_KEY: span})
-        else:
-            context = exemplar_context(span)
+        context = exemplar_context(span) if self.recording else None
         self._owner._duration.record(duration, attrs, context=context)

@@ -41,28 +41,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry import baggage, metrics, propagate, trace
 from opentelemetry import context as otel_context
-from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry import metrics, trace
 from opentelemetry.context import Context
-from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import (
     INVALID_SPAN,
-    INVALID_SPAN_CONTEXT,
     Link,
     SpanKind,
     Status,
     StatusCode,
 )
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._config import Options
+from ._context import exemplar_context
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
-from ._http_server import exemplar_context
 from .propagation import extract, inject
-from .propagation._carriers import _report_once
 from .semconv import _names as n
 from .semconv._http import error_type
 
@@ -464,13 +459,7 @@ class MessagingOperation:
 
     def inject(self, carrier: Any, setter: Setter[Any]) -> None:
         """Write this span's trace context into *carrier* (never raises)."""
-        try:
-            if _fast_inject(carrier, setter, self.span, self._base):
-                return
-        except Exception as exc:  # noqa: BLE001 - as the propagator's failure would be
-            _report_once("inject", exc)
-            return
-        inject(carrier, setter, self.context)
+        inject(carrier, setter, self._base, span=self.span)
 
     def attach(self) -> object:
         """Make this span current; pass the returned token to :meth:`detach`."""
@@ -509,13 +498,7 @@ class MessagingOperation:
             attrs = {**attrs, n.ERROR_TYPE: self.error_type}
             if self.recording:
                 self.span.set_attribute(n.ERROR_TYPE, self.error_type)
-        if not self.recording:
-            ctx = None
-        elif _SPAN_KEY is not None:
-            # What exemplar_context(span) returns, built in one step: a context with the span only.
-            ctx = Context({_SPAN_KEY: self.span})
-        else:
-            ctx = exemplar_context(self.span)
+        ctx = exemplar_context(self.span) if self.recording else None
         self.span.end()
         owner = self._owner
         if self._type == OPERATION_TYPE_PROCESS:
@@ -551,86 +534,3 @@ def _per_message(
     if attributes:
         span_attrs.update(attributes)
     return span_attrs
-
-
-class _InjectPlan:
-    """Whether the global propagator is W3C trace context and/or baggage, each at most once
-    (alone or composed, in any order): then, with no baggage to write, what it writes is known
-    and is written directly."""
-
-    __slots__ = ("baggage", "textmap", "trace")
-
-    def __init__(self, textmap: Any) -> None:
-        self.textmap = textmap
-        parts = list(textmap._propagators) if type(textmap) is CompositePropagator else [textmap]
-        kinds = [type(p) for p in parts]
-        known = bool(kinds) and all(
-            k is TraceContextTextMapPropagator or k is W3CBaggagePropagator for k in kinds
-        )
-        counts = (kinds.count(TraceContextTextMapPropagator), kinds.count(W3CBaggagePropagator))
-        self.trace: bool | None = counts[0] == 1 if known and max(counts) <= 1 else None
-        self.baggage = counts[1] == 1
-
-
-_inject_plan: _InjectPlan | None = None
-
-
-def _only_key(probe: Any, value: Any) -> str | None:
-    """The one key of *probe* (a context the API built), if it holds just *value* under it."""
-    keys = list(probe)
-    if type(probe) is Context and len(keys) == 1 and probe[keys[0]] == value:
-        return keys[0]  # type: ignore[no-any-return]
-    return None
-
-
-def _context_keys() -> tuple[str | None, str | None]:
-    """The keys under which the API keeps a context's span and its baggage, read from what it
-    builds; None where that context holds anything else (the public way is used then)."""
-    try:
-        span_key = _only_key(trace.set_span_in_context(INVALID_SPAN, Context()), INVALID_SPAN)
-    except Exception:  # noqa: BLE001 - another API
-        span_key = None
-    try:
-        baggage_key = _only_key(baggage.set_baggage("k", "v", Context()), {"k": "v"})
-    except Exception:  # noqa: BLE001
-        baggage_key = None
-    return span_key, baggage_key
-
-
-_SPAN_KEY, _BAGGAGE_KEY = _context_keys()
-_get_current = otel_context.get_current
-
-
-def _has_baggage(base: Context | None) -> bool:
-    """Whether *base* (default: the current context) carries baggage to write."""
-    if _BAGGAGE_KEY is None:
-        return bool(baggage.get_all(base))
-    ctx = base if base is not None else _get_current()
-    return bool(ctx.get(_BAGGAGE_KEY))
-
-
-def _fast_inject(carrier: Any, setter: Setter[Any], span: trace.Span, base: Context | None) -> bool:
-    """Write *span*'s trace context into *carrier* as the default propagator would, when that
-    is known without running it; False when the propagator must run (another propagator, or
-    baggage to write). Raises what the setter raises."""
-    global _inject_plan
-    textmap = propagate.get_global_textmap()
-    plan = _inject_plan
-    if plan is None or plan.textmap is not textmap:
-        _inject_plan = plan = _InjectPlan(textmap)
-    writes_trace = plan.trace
-    if writes_trace is None or (plan.baggage and _has_baggage(base)):
-        return False
-    if writes_trace:
-        span_context = span.get_span_context()
-        if span_context == INVALID_SPAN_CONTEXT:
-            return True
-        setter.set(
-            carrier,
-            "traceparent",
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-            f"-{span_context.trace_flags:02x}",
-        )
-        if span_context.trace_state:
-            setter.set(carrier, "tracestate", span_context.trace_state.to_header())
-    return True

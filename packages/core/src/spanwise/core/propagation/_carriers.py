@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context, get_current
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from .._context import BAGGAGE_KEY, SPAN_KEY
 from .._guard import logger
 
 __all__ = [
@@ -226,7 +227,16 @@ class _Plan:
     given, or a fresh one (trace context) or the current one (baggage) when given none.
     """
 
-    __slots__ = ("fields", "fields_bytes", "textmap", "uses_current", "wsgi_keys")
+    __slots__ = (
+        "direct_inject",
+        "fields",
+        "fields_bytes",
+        "injects_baggage",
+        "injects_trace",
+        "textmap",
+        "uses_current",
+        "wsgi_keys",
+    )
 
     def __init__(self, textmap: TextMapPropagator, parts: list[TextMapPropagator]) -> None:
         self.textmap = textmap
@@ -236,6 +246,17 @@ class _Plan:
         self.wsgi_keys = tuple("HTTP_" + f.upper().replace("-", "_") for f in fields)
         # With no context given, the first propagator decides where the chain starts.
         self.uses_current = isinstance(parts[0], W3CBaggagePropagator)
+        # Injecting is known too when each runs at most once: trace context writes
+        # traceparent (and tracestate) for a valid span, baggage writes nothing when the
+        # context holds none. With baggage to write, the propagators run.
+        kinds = [type(p) for p in parts]
+        traces = kinds.count(TraceContextTextMapPropagator)
+        baggages = kinds.count(W3CBaggagePropagator)
+        self.injects_trace = traces == 1
+        self.injects_baggage = baggages == 1
+        self.direct_inject = (
+            traces <= 1 and baggages <= 1 and SPAN_KEY is not None and BAGGAGE_KEY is not None
+        )
 
     def empty(self, context: Context | None) -> Context:
         if context is not None:
@@ -337,9 +358,51 @@ def extract(carrier: Any, getter: Getter[Any], context: Context | None = None) -
         return context if context is not None else Context()
 
 
-def inject(carrier: Any, setter: Setter[Any], context: Context | None = None) -> None:
-    """The global propagator's ``inject`` that never raises."""
+def inject(
+    carrier: Any,
+    setter: Setter[Any],
+    context: Context | None = None,
+    *,
+    span: trace.Span | None = None,
+) -> None:
+    """The global propagator's ``inject`` that never raises.
+
+    *span*, when given, is injected as the current span of *context* (default: the current
+    context), without building that context. When the propagator is W3C trace context and/or
+    baggage (the default) and there is no baggage to write, ``traceparent`` and ``tracestate``
+    are written directly, exactly as the propagator writes them.
+
+    .. versionchanged:: 0.2.0 *span*.
+    """
     try:
-        propagate.inject(carrier, context=context, setter=setter)
+        textmap = propagate.get_global_textmap()
+        plan = _plan_for(textmap)
+        if plan is not None and plan.direct_inject:
+            ctx = context if context is not None else get_current()
+            if not (plan.injects_baggage and ctx.get(BAGGAGE_KEY)):
+                if plan.injects_trace:
+                    _write_trace_context(
+                        carrier, setter, span if span is not None else ctx.get(SPAN_KEY)
+                    )
+                return
+        if span is not None:
+            context = trace.set_span_in_context(span, context)
+        textmap.inject(carrier, context=context, setter=setter)
     except Exception as exc:  # noqa: BLE001
         _report_once("inject", exc)
+
+
+def _write_trace_context(carrier: Any, setter: Setter[Any], span: Any) -> None:
+    """What ``TraceContextTextMapPropagator.inject`` writes for *span*."""
+    if span is None or not isinstance(span, trace.Span):
+        return
+    span_context = span.get_span_context()
+    if span_context == trace.INVALID_SPAN_CONTEXT:
+        return
+    setter.set(
+        carrier,
+        "traceparent",
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}",
+    )
+    if span_context.trace_state:
+        setter.set(carrier, "tracestate", span_context.trace_state.to_header())
