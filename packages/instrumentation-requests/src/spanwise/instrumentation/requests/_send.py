@@ -58,9 +58,8 @@ class SendStep:
             return
         client = tracer.start(str(request.method or "GET"), url)
         span = client.span
-        ctx = trace.set_span_in_context(span)
         headers = request.headers
-        inject(headers, dict_setter, ctx)
+        inject(headers, dict_setter, span=span)
         recording = client.recording
         if recording:
             if options.client_request_headers:
@@ -68,7 +67,7 @@ class SendStep:
             if options.request_hook is not None:
                 tracer.guard.hook("requests.request_hook", options.request_hook, span, request)
         # Current while sending, so redirects followed inside send() nest under this span.
-        token = otel_context.attach(ctx) if recording else None
+        token = otel_context.attach(trace.set_span_in_context(span)) if recording else None
         try:
             response = yield None
         except BaseException as exc:
