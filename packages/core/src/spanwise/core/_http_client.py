@@ -11,9 +11,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options
+from ._context import exemplar_context
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
-from ._http_server import exemplar_context
 from .semconv import _names as n
 from .semconv._http import (
     OTHER_METHOD,

@@ -13,6 +13,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options
+from ._context import exemplar_context
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from .propagation import asgi_getter, extract, wsgi_getter
@@ -88,17 +89,9 @@ def _active_counts(meter: metrics.Meter) -> _ActiveCounts:
         return found
 
 
-_EMPTY = Context()
 _perf_counter = time.perf_counter
 #: The span name of a request with no route yet, per method (unknown methods are ``HTTP``).
 _BARE_NAMES = {OTHER_METHOD: "HTTP"}
-
-
-def exemplar_context(span: trace.Span) -> Context:
-    """A context holding only *span*, for a measurement's exemplar to link to it even after
-    the span was detached (the span is all the SDK reads from it; the current context is
-    neither read nor copied)."""
-    return trace.set_span_in_context(span, _EMPTY)
 
 
 class HttpServerTracer:

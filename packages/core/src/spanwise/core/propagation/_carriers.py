@@ -265,6 +265,9 @@ class _Plan:
 
 
 _KNOWN = (TraceContextTextMapPropagator, W3CBaggagePropagator)
+# Only read when both keys are known (a plan's direct_inject says so).
+_SPAN_KEY: str = SPAN_KEY or ""
+_BAGGAGE_KEY: str = BAGGAGE_KEY or ""
 _plan: _Plan | None = None
 _unknown: Any = None
 
@@ -379,10 +382,10 @@ def inject(
         plan = _plan_for(textmap)
         if plan is not None and plan.direct_inject:
             ctx = context if context is not None else get_current()
-            if not (plan.injects_baggage and ctx.get(BAGGAGE_KEY)):
+            if not (plan.injects_baggage and ctx.get(_BAGGAGE_KEY)):
                 if plan.injects_trace:
                     _write_trace_context(
-                        carrier, setter, span if span is not None else ctx.get(SPAN_KEY)
+                        carrier, setter, span if span is not None else ctx.get(_SPAN_KEY)
                     )
                 return
         if span is not None:
