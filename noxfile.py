@@ -3,6 +3,7 @@
     nox -s lint types tests      # what CI runs through the README test command, per package
     nox -s matrix                # the slow version matrix: oldest and newest of each plugin's
                                  # declared range, on every Python 3.10-3.13 present
+    nox -s sdk_oldest            # spanwise-core against the oldest OpenTelemetry SDK it declares
     nox -s e2e bench docs
 
 The supported range of each plugin is read from its pyproject's ``instruments`` extra, the one
@@ -137,6 +138,21 @@ def matrix(session: nox.Session, package: str, bound: str) -> None:
     names = [re.split(r"[<>=!~ \[;]", pin, maxsplit=1)[0] for pin in pins]
     session.run("python", "-c", VERSIONS, *names)
     session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def sdk_oldest(session: nox.Session) -> None:
+    """spanwise-core's tests against the oldest OpenTelemetry API, SDK and exporters it declares
+    (core reaches into SDK internals on its fast paths: the lower bound must be tested too)."""
+    core = metadata("core")
+    requirements = [*core["dependencies"], *core["optional-dependencies"]["export"]]
+    requirements += core["optional-dependencies"]["testing"]
+    pins = [bounds(r)[0] for r in requirements if r.startswith("opentelemetry")]
+    session.install("-e", f"{ROOT / 'packages' / 'core'}[export,testing]")
+    session.install(*TEST_DEPS, "pyyaml", "grpcio", *pins)
+    names = [re.split(r"[<>=!~ \[;]", pin, maxsplit=1)[0] for pin in pins]
+    session.run("python", "-c", VERSIONS, *names)
+    session.run("pytest", "packages/core/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=False)

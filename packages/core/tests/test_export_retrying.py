@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -16,6 +17,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from spanwise.core.export import RetryingSpanExporter, RetryStats, parse_retry_after
+
+_EXPORTER_VERSION = tuple(
+    int(part) for part in version("opentelemetry-exporter-otlp-proto-http").split(".")[:2]
+)
 
 
 class Scripted(SpanExporter):
@@ -287,6 +292,10 @@ class TestForOtlpHttp:
         assert [7.0] == retrying.waits
         assert ["span-0", "span-1"] == rx.spans
 
+    @pytest.mark.skipif(
+        _EXPORTER_VERSION < (1, 45),
+        reason="before 1.45 the OTLP/HTTP exporter may retry a 503 itself, within its timeout",
+    )
     def test_503_http_date(self, receiver_factory: list[ThrottlingReceiver]) -> None:
         """A 503 with an HTTP-date Retry-After is honoured too."""
         rx = ThrottlingReceiver([(503, {"Retry-After": formatdate(time.time() + 40, usegmt=True)})])

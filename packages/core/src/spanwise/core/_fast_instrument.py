@@ -94,7 +94,16 @@ class FastInstrument:
     .. versionadded:: 0.2.0
     """
 
-    __slots__ = ("_cache", "_consumer", "_filter", "_instrument", "_lock", "_public", "wrapped")
+    __slots__ = (
+        "_cache",
+        "_consumer",
+        "_filter",
+        "_instrument",
+        "_lock",
+        "_public",
+        "_refused",
+        "wrapped",
+    )
 
     def __init__(self, instrument: Histogram | Counter) -> None:
         self.wrapped = instrument
@@ -107,6 +116,7 @@ class FastInstrument:
         self._filter: Any = None
         self._cache: dict[tuple[tuple[str, Any], ...], _Entry] = {}
         self._lock = threading.Lock()
+        self._refused = False
 
     def record(
         self, amount: float, attributes: Mapping[str, Any], context: Context | None = None
@@ -152,7 +162,13 @@ class FastInstrument:
     def _record_slow(
         self, amount: float, attributes: Mapping[str, Any], context: Context | None
     ) -> None:
-        self._public(amount, attributes, context=context)
+        try:
+            self._public(amount, attributes, context=context)
+        except Exception:  # an SDK that refuses the value (older ones raise on a list value)
+            if not self._refused:
+                self._refused = True
+                logger.warning("spanwise: a metric record was refused", exc_info=True)
+            return
         try:
             self._learn(attributes)
         except Exception:  # never the app's problem: the public path stays
