@@ -206,7 +206,14 @@ class TestInstrument:
             client.execute_command("AUTH", SECRET)
         # The default user has no password: any password is accepted (RESP2 kept).
         client.execute_command("HELLO", 2, "AUTH", "default", SECRET)
-        assert len(telemetry.spans()) == 8
+        # Only this plugin's spans are counted: a span another test's thread ends late is not
+        # ours to count (it is still searched for the secret below).
+        names = [
+            span.name
+            for span in telemetry.spans()
+            if (span.attributes or {}).get("db.system.name") == "redis"
+        ]
+        assert ["SET", "MSET", "HSET", "LPUSH", "PUBLISH", "EVAL", "AUTH", "HELLO"] == names
         assert SECRET not in everything_recorded(telemetry)
 
     def test_metrics(
