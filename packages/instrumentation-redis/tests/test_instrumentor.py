@@ -206,14 +206,12 @@ class TestInstrument:
             client.execute_command("AUTH", SECRET)
         # The default user has no password: any password is accepted (RESP2 kept).
         client.execute_command("HELLO", 2, "AUTH", "default", SECRET)
-        # Only this plugin's spans are counted: a span another test's thread ends late is not
-        # ours to count (it is still searched for the secret below).
-        names = [
-            span.name
-            for span in telemetry.spans()
-            if (span.attributes or {}).get("db.system.name") == "redis"
-        ]
-        assert ["SET", "MSET", "HSET", "LPUSH", "PUBLISH", "EVAL", "AUTH", "HELLO"] == names
+        # The eight commands, in order. In the full suite a thread left by another package's
+        # tests (kombu's EVALSHA) may add spans of its own: not ours to count, but every span
+        # is still searched for the secret below.
+        expected = ["SET", "MSET", "HSET", "LPUSH", "PUBLISH", "EVAL", "AUTH", "HELLO"]
+        names = [span.name for span in telemetry.spans()]
+        assert expected == [name for name in names if name in expected]
         assert SECRET not in everything_recorded(telemetry)
 
     def test_metrics(
