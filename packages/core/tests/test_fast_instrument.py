@@ -237,3 +237,16 @@ def test_an_instrument_of_another_sdk_is_recorded_through_its_own_api() -> None:
     fast.record(1.0, {"a": "x"})
     fast.record(1.0, {"a": "x"})
     assert {} == fast._cache
+
+
+def test_sdk_state_that_breaks_the_fast_path_falls_back_and_never_raises() -> None:
+    reader = InMemoryMetricReader()
+    fast = FastInstrument(MeterProvider(metric_readers=[reader]).get_meter("m").create_histogram("h"))  # fmt: skip
+    fast.record(1.0, {"a": "x"})
+    (entry,) = fast._cache.values()
+    entry.targets = (None,)  # type: ignore[assignment]  # what no SDK state should look like
+    fast.record(2.0, {"a": "x"})  # the check fails: recorded the public way, fast path given up
+    fast.record(4.0, {"a": "x"})
+    assert {} == fast._cache
+    (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
+    assert (3, 7.0) == (point.count, point.sum)

@@ -127,33 +127,45 @@ class FastInstrument:
             entry = self._cache[tuple(attributes.items())]
         except (KeyError, TypeError):
             entry = None
-        if (
-            entry is None
-            or entry.storages is not self._consumer._reader_storages
-            or not 0 <= amount < _INF
-        ):
+        try:
+            if (
+                entry is None
+                or entry.storages is not self._consumer._reader_storages
+                or not 0 <= amount < _INF
+            ):
+                entry = None
+            else:
+                for target in entry.targets:
+                    stored = target.stream._attributes_aggregation.get(target.key)
+                    if stored is not target.aggregation:
+                        entry = None
+                        break
+            if entry is not None:
+                ctx = context or _get_current()  # as the SDK: an empty context means "current"
+                now = _now()
+                cleaned = entry.attributes
+                measurement = _new(_Measurement)
+                # The dataclass is frozen; its __init__ sets the five fields one by one through
+                # object.__setattr__ and cleans the attributes again. Same fields, one call.
+                measurement.__dict__.update(
+                    value=amount,
+                    time_unix_nano=now,
+                    instrument=self._instrument,
+                    context=ctx,
+                    attributes=cleaned,
+                )
+                sample = self._filter.should_sample(amount, now, cleaned, ctx)
+        except Exception:  # noqa: BLE001 - SDK state not as expected: nothing recorded yet
+            self._give_up()
+            entry = None
+        if entry is None:
             self._record_slow(amount, attributes, context)
             return
-        for target in entry.targets:
-            if target.stream._attributes_aggregation.get(target.key) is not target.aggregation:
-                self._record_slow(amount, attributes, context)
-                return
-        ctx = context or _get_current()  # as the SDK does: an empty context means "current"
-        now = _now()
-        cleaned = entry.attributes
-        measurement = _new(_Measurement)
-        # The dataclass is frozen; its __init__ sets the five fields one by one through
-        # object.__setattr__ and cleans the attributes again. Same fields, one call.
-        measurement.__dict__.update(
-            value=amount,
-            time_unix_nano=now,
-            instrument=self._instrument,
-            context=ctx,
-            attributes=cleaned,
-        )
-        sample = self._filter.should_sample(amount, now, cleaned, ctx)
-        for target in entry.targets:
-            target.aggregation.aggregate(measurement, sample)
+        try:
+            for target in entry.targets:
+                target.aggregation.aggregate(measurement, sample)
+        except Exception:  # noqa: BLE001 - an aggregation changed under us: stop using them
+            self._give_up()
 
     add = record
 
@@ -171,10 +183,14 @@ class FastInstrument:
             return
         try:
             self._learn(attributes)
-        except Exception:  # never the app's problem: the public path stays
-            logger.debug("spanwise: fast metric path unavailable", exc_info=True)
-            self._cache.clear()
-            self._consumer = _NO_CONSUMER
+        except Exception:  # noqa: BLE001 - never the app's problem: the public path stays
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """Record the public way from now on (SDK state was not what the fast path expects)."""
+        logger.debug("spanwise: fast metric path unavailable", exc_info=True)
+        self._consumer = _NO_CONSUMER
+        self._cache.clear()
 
     def _resolve(self) -> bool:
         """Find the SDK instrument behind the wrapped one (through the API's proxy)."""
