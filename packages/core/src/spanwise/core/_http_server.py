@@ -383,7 +383,7 @@ class ServerRequest:
         span = self.span
         recording = self.recording
         if err is None and code is not None and (code >= 500 or code < 100):
-            err = str(code)  # server_status(code)[1]
+            err = str(code)  # server_status(code)[1], its rule inlined above
             if recording:
                 span.set_status(Status(StatusCode.ERROR))
         owner = self._owner
