@@ -367,12 +367,20 @@ class TestInjectShortcut:
         assert ({"x-custom-id": "42"}, [TRACE_ID, TRACE_ID]) == (actual, seen)
         assert expected == actual
 
-    def test_setter_failure_never_raises(self) -> None:
-        """A setter that fails is reported, never raised, on the shortcut too."""
+    def test_setter_failure_never_raises(self, monkeypatch: Any, caplog: Any) -> None:
+        """A setter that fails is reported once, never raised, on the shortcut too."""
         from opentelemetry.context import Context
+
+        from spanwise.core.propagation import _carriers
+
+        monkeypatch.setattr(_carriers, "_reported", set())
+        tried: list[str] = []
 
         class Refusing:
             def set(self, carrier: Any, key: str, value: str) -> None:
+                tried.append(key)
                 raise RuntimeError("read-only carrier")
 
         inject({}, Refusing(), trace.set_span_in_context(self._span(), Context()))
+        assert ["traceparent"] == tried
+        assert "failed to inject" in caplog.text

@@ -158,8 +158,16 @@ class TestInject:
         assert ["traceparent", "traceparent"] == [k for k, _ in carrier]
         operation.end()
 
-    def test_setter_failure_swallowed(self, messaging: MessagingTracer) -> None:
-        """A carrier that refuses the header never reaches the caller as an exception."""
+    def test_setter_failure_swallowed(
+        self, messaging: MessagingTracer, monkeypatch: Any, caplog: Any
+    ) -> None:
+        """A carrier that refuses the header never reaches the caller; it is reported once."""
+        from spanwise.core.propagation import _carriers
+
+        monkeypatch.setattr(_carriers, "_reported", set())
         operation = messaging.start_send("q")
-        operation.inject((), kafka_setter)  # a tuple has no append
+        carrier = ()
+        operation.inject(carrier, kafka_setter)  # a tuple has no append
         operation.end()
+        assert () == carrier
+        assert "failed to inject" in caplog.text
