@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import baggage, trace
 from opentelemetry.context import Context
 
@@ -26,3 +27,68 @@ class TestExemplarContext:
         assert trace.set_span_in_context(span, Context()) == built
         assert span is trace.get_current_span(built)
         assert [SPAN_KEY] == list(built)
+
+
+class TestCurrentContext:
+    def test_attach_current_and_reset_are_the_apis(self) -> None:
+        """What attach() makes current, the public API sees, and reset() gives it back."""
+        from opentelemetry import context as api
+
+        from spanwise.core.context import attach, current, reset
+
+        before = api.get_current()
+        ctx = Context({"k": "v"})
+        token = attach(ctx)
+        try:
+            assert ctx is api.get_current()
+            assert ctx is current()
+        finally:
+            reset(token)
+        assert before is api.get_current()
+        # Interchangeable with the API's own: tokens from either undo the other.
+        token = api.attach(ctx)
+        reset(token)
+        assert before is current()
+        api.detach(attach(ctx))
+        assert before is current()
+
+    def test_reset_of_a_used_token_raises_for_the_caller_to_catch(self) -> None:
+        from spanwise.core.context import attach, reset
+
+        token = attach(Context())
+        reset(token)
+        with pytest.raises(RuntimeError):
+            reset(token)
+
+    def test_with_span_is_set_span_in_context(self) -> None:
+        """The current context (baggage and all) plus the span, equal to the public way."""
+        from opentelemetry import context as api
+
+        from spanwise.core.context import with_span
+
+        span = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
+        token = api.attach(baggage.set_baggage("user", "42"))
+        try:
+            built = with_span(span)
+            assert trace.set_span_in_context(span) == built
+            assert span is trace.get_current_span(built)
+            assert "42" == baggage.get_baggage("user", built)
+            assert type(built) is Context
+        finally:
+            api.detach(token)
+
+    def test_another_runtime_context_gets_the_public_functions(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With a runtime other than the API's contextvars one, nothing is read behind it."""
+        from opentelemetry import context as api
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+        from spanwise.core import _context
+
+        class Other(ContextVarsRuntimeContext):
+            pass
+
+        assert _context._runtime_var() is not None
+        monkeypatch.setattr(api, "_RUNTIME_CONTEXT", Other())
+        assert _context._runtime_var() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import spanwise.core
+import spanwise.core.context
 import spanwise.core.logs
 import spanwise.core.propagation
 import spanwise.core.semconv
@@ -23,10 +24,15 @@ class TestExportedMembers:
             ]
         ) == sorted(spanwise.core.__all__)  # fmt: skip
 
+    def test_context(self) -> None:
+        """spanwise.core.context exports exactly these names."""
+        assert ["attach", "current", "reset", "with_span"] == sorted(spanwise.core.context.__all__)
+
     def test_every_name_resolves(self) -> None:
         """Every exported name exists in each public package."""
         for module in (
             spanwise.core,
+            spanwise.core.context,
             spanwise.core.propagation,
             spanwise.core.semconv,
             spanwise.core.testing,

@@ -7,12 +7,23 @@ holds exactly that one key: another API implementation gets the public calls ins
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-__all__ = ["BAGGAGE_KEY", "SPAN_KEY", "exemplar_context"]
+__all__ = [
+    "BAGGAGE_KEY",
+    "SPAN_KEY",
+    "attach",
+    "current",
+    "exemplar_context",
+    "reset",
+    "with_span",
+]
 
 
 def _only_key(probe: Any, value: Any) -> str | None:
@@ -50,3 +61,49 @@ def exemplar_context(span: trace.Span) -> Context:
     if SPAN_KEY is not None:
         return Context({SPAN_KEY: span})
     return trace.set_span_in_context(span, _EMPTY)
+
+
+def _runtime_var() -> ContextVar[Context] | None:
+    """The context variable behind the API's current context, when the runtime is the API's
+    own (``contextvars``) one and attaching through the API is seen to set exactly it."""
+    try:
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+        runtime: Any = otel_context._RUNTIME_CONTEXT
+        var = runtime._current_context
+        if type(runtime) is not ContextVarsRuntimeContext or type(var) is not ContextVar:
+            return None
+        probe = Context()
+        token = otel_context.attach(probe)
+        try:
+            seen = var.get() is probe
+        finally:
+            otel_context.detach(token)
+        return var if seen and var.get() is not probe else None
+    except Exception:  # noqa: BLE001 - another API or runtime: the public way it is
+        return None
+
+
+_VAR = _runtime_var()
+
+attach: Callable[[Context], Token[Context]] = _VAR.set if _VAR is not None else otel_context.attach
+"""``opentelemetry.context.attach`` without its two Python calls (the context variable's own
+``set``) when the runtime context is the API's default one; the public function otherwise."""
+
+current: Callable[[], Context] = _VAR.get if _VAR is not None else otel_context.get_current
+"""``opentelemetry.context.get_current``, one step when the runtime is the default one."""
+
+
+reset: Callable[[Token[Context]], None] = _VAR.reset if _VAR is not None else otel_context.detach
+"""Undo :func:`attach`. Unlike ``opentelemetry.context.detach`` it may *raise* for a token
+that cannot be reset here (another task's, or one already used): callers catch and report."""
+
+
+def with_span(span: trace.Span) -> Context:
+    """The current context with *span* as its span: ``trace.set_span_in_context(span)`` in one
+    step."""
+    if SPAN_KEY is None:
+        return trace.set_span_in_context(span)
+    values = dict(current())
+    values[SPAN_KEY] = span
+    return Context(values)

@@ -7,13 +7,14 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._config import Options
-from ._context import exemplar_context
+from ._context import attach as _attach
+from ._context import exemplar_context, with_span
+from ._context import reset as _reset
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from .propagation import asgi_getter, extract, wsgi_getter
@@ -327,15 +328,15 @@ class ServerRequest:
         if self._token is None:
             ctx = self.context
             if ctx is None:
-                ctx = self.context = trace.set_span_in_context(self.span)
-            self._token = otel_context.attach(ctx)
+                ctx = self.context = with_span(self.span)
+            self._token = _attach(ctx)
 
     def detach(self) -> None:
         """Undo :meth:`attach` (in the same context it was attached in)."""
         token, self._token = self._token, None
         if token is not None:
             try:
-                otel_context.detach(token)
+                _reset(token)
             except Exception as exc:  # noqa: BLE001
                 self._owner.guard.report("http.detach", exc)
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
@@ -54,7 +53,9 @@ from opentelemetry.trace import (
 )
 
 from ._config import Options
+from ._context import attach as _attach
 from ._context import exemplar_context
+from ._context import reset as _reset
 from ._fast_instrument import FastInstrument
 from ._guard import Guard
 from .propagation import extract, inject
@@ -463,11 +464,14 @@ class MessagingOperation:
 
     def attach(self) -> object:
         """Make this span current; pass the returned token to :meth:`detach`."""
-        return otel_context.attach(self.context)
+        return _attach(self.context)
 
     def detach(self, token: object) -> None:
-        """Undo :meth:`attach` (the API logs, never raises, on a token from another context)."""
-        otel_context.detach(token)  # type: ignore[arg-type]
+        """Undo :meth:`attach`; a token from another context is reported, never raised."""
+        try:
+            _reset(token)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            self._owner.guard.report("messaging.detach", exc)
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set a span attribute, only if the span is recording."""

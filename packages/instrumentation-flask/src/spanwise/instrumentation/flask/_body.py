@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from spanwise.core import Guard, ServerRequest
+from spanwise.core.context import attach, reset, with_span
 
 __all__ = ["ClosingBody"]
 
@@ -33,10 +31,10 @@ class ClosingBody:
     def __iter__(self) -> Iterator[bytes]:
         request = self._request
         # The context the request attached (made once), or one like it.
-        ctx = request.context or trace.set_span_in_context(request.span)
+        ctx = request.context or with_span(request.span)
         iterator = iter(self._body)
         while True:
-            token = otel_context.attach(ctx)
+            token = attach(ctx)
             try:
                 chunk = next(iterator)
             except StopIteration:
@@ -48,7 +46,10 @@ class ClosingBody:
                     self._guard.report("flask.body", own)
                 raise
             finally:
-                otel_context.detach(token)
+                try:
+                    reset(token)
+                except Exception as own:  # noqa: BLE001 - never instead of the app's outcome
+                    self._guard.report("flask.detach", own)
             yield chunk
 
     def close(self) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from spanwise.core import Call, HttpClientTracer
+from spanwise.core.context import attach, reset, with_span
 from spanwise.core.propagation import dict_setter, inject
 
 from ._suppression import suppressed
@@ -67,7 +65,7 @@ class SendStep:
             if options.request_hook is not None:
                 tracer.guard.hook("requests.request_hook", options.request_hook, span, request)
         # Current while sending, so redirects followed inside send() nest under this span.
-        token = otel_context.attach(trace.set_span_in_context(span)) if recording else None
+        token = attach(with_span(span)) if recording else None
         try:
             response = yield None
         except BaseException as exc:
@@ -90,5 +88,8 @@ class SendStep:
                     )
         finally:
             if token is not None:
-                otel_context.detach(token)
+                try:
+                    reset(token)
+                except Exception as exc:  # noqa: BLE001 - never instead of the app's outcome
+                    tracer.guard.report("requests.detach", exc)
             client.end()

@@ -1,0 +1,10 @@
+"""The current OpenTelemetry context, read and set in one step on hot paths.
+
+Each is the ``opentelemetry.context`` function it is named after, minus the API's layers of
+Python calls, when the runtime context is the API's default (``contextvars``) one; with any
+other runtime they are the public functions themselves.
+"""
+
+from .._context import attach, current, reset, with_span
+
+__all__ = ["attach", "current", "reset", "with_span"]
