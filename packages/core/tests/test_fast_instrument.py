@@ -230,6 +230,38 @@ def test_the_remembered_sets_are_bounded() -> None:
     assert _fast_instrument._MAX_SETS == len(fast._cache)
 
 
+def test_a_mapping_changed_in_place_is_recorded_with_what_it_holds_now() -> None:
+    """The same dict object seen again is only trusted while it holds what it held."""
+    reader = InMemoryMetricReader()
+    fast = FastInstrument(MeterProvider(metric_readers=[reader]).get_meter("m").create_histogram("h"))  # fmt: skip
+    attrs = {"a": "x"}
+    for _ in range(3):  # public, then by key, then by identity
+        fast.record(1.0, attrs)
+    assert 1 == len(fast._by_id)
+    attrs["a"] = "y"
+    fast.record(5.0, attrs)
+    attrs["b"] = "z"
+    fast.record(7.0, attrs)
+    points = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
+    got = {tuple(sorted(p.attributes.items())): (p.count, p.sum) for p in points}
+    assert {
+        (("a", "x"),): (3, 3.0),
+        (("a", "y"),): (1, 5.0),
+        (("a", "y"), ("b", "z")): (1, 7.0),
+    } == got
+
+
+def test_mappings_remembered_by_identity_are_bounded() -> None:
+    """A caller making a new dict per record never grows the identity map past the bound."""
+    from spanwise.core import _fast_instrument
+
+    fast = FastInstrument(MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("m").create_histogram("h"))  # fmt: skip
+    for _ in range(3 * _fast_instrument._MAX_SETS):
+        fast.record(1.0, {"a": "x"})
+        assert len(fast._by_id) <= _fast_instrument._MAX_SETS
+    assert 1 == len(fast._cache)
+
+
 def test_an_instrument_of_another_sdk_is_recorded_through_its_own_api() -> None:
     from opentelemetry.metrics import NoOpMeterProvider
 

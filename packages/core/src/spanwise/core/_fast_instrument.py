@@ -76,12 +76,21 @@ class _Target:
 
 
 class _Entry:
-    __slots__ = ("attributes", "storages", "targets")
+    __slots__ = ("attributes", "snapshot", "storages", "targets")
 
-    def __init__(self, storages: Any, targets: tuple[_Target, ...], attributes: Any) -> None:
+    def __init__(
+        self,
+        storages: Any,
+        targets: tuple[_Target, ...],
+        attributes: Any,
+        snapshot: dict[str, Any],
+    ) -> None:
         self.storages = storages
         self.targets = targets
         self.attributes = attributes
+        self.snapshot = snapshot
+        """The attribute set as first recorded: a mapping seen again by identity is compared
+        with it, so one changed in place since is not taken for what it was."""
 
 
 class FastInstrument:
@@ -95,6 +104,7 @@ class FastInstrument:
     """
 
     __slots__ = (
+        "_by_id",
         "_cache",
         "_consumer",
         "_filter",
@@ -115,6 +125,10 @@ class FastInstrument:
         self._consumer: Any = None
         self._filter: Any = None
         self._cache: dict[tuple[tuple[str, Any], ...], _Entry] = {}
+        # Mappings recorded before, by id(): the mapping itself is kept (so its id is not
+        # reused while it is here) with its entry. Callers that reuse one dict per attribute
+        # set (every Spanwise tracer) skip building and hashing the key tuple.
+        self._by_id: dict[int, tuple[Mapping[str, Any], _Entry]] = {}
         self._lock = threading.Lock()
         self._refused = False
 
@@ -123,10 +137,16 @@ class FastInstrument:
     ) -> None:
         """Record *amount* with *attributes*; *context* (default: the current one) is where the
         exemplar filter looks for a sampled span. Never raises for a bad value: the SDK logs it."""
-        try:
-            entry = self._cache[tuple(attributes.items())]
-        except (KeyError, TypeError):
-            entry = None
+        seen = self._by_id.get(id(attributes))
+        if seen is not None and seen[0] is attributes and seen[1].snapshot == attributes:
+            entry: _Entry | None = seen[1]
+        else:
+            try:
+                entry = self._cache[tuple(attributes.items())]
+            except (KeyError, TypeError):
+                entry = None
+            else:
+                self._remember(attributes, entry)
         try:
             if (
                 entry is None
@@ -186,11 +206,18 @@ class FastInstrument:
         except Exception:  # noqa: BLE001 - never the app's problem: the public path stays
             self._give_up()
 
+    def _remember(self, attributes: Mapping[str, Any], entry: _Entry) -> None:
+        by_id = self._by_id
+        if len(by_id) >= _MAX_SETS:
+            by_id.clear()  # callers making a new mapping per record: start over, stay bounded
+        by_id[id(attributes)] = (attributes, entry)
+
     def _give_up(self) -> None:
         """Record the public way from now on (SDK state was not what the fast path expects)."""
         logger.debug("spanwise: fast metric path unavailable", exc_info=True)
         self._consumer = _NO_CONSUMER
         self._cache.clear()
+        self._by_id.clear()
 
     def _resolve(self) -> bool:
         """Find the SDK instrument behind the wrapped one (through the API's proxy)."""
@@ -260,7 +287,7 @@ class FastInstrument:
         if not targets:
             return
         with self._lock:
-            self._cache[cache_key] = _Entry(storages, tuple(targets), cleaned)
+            self._cache[cache_key] = _Entry(storages, tuple(targets), cleaned, dict(attributes))
 
 
 _INF = float("inf")
