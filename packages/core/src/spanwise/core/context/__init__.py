@@ -2,7 +2,8 @@
 
 Each is the ``opentelemetry.context`` function it is named after, minus the API's layers of
 Python calls, when the runtime context is the API's default (``contextvars``) one; with any
-other runtime they are the public functions themselves.
+other runtime they are the public functions themselves. The runtime is looked at once, when
+this module is imported, as the API itself loads it once (``OTEL_PYTHON_CONTEXT``) at import.
 """
 
 from .._context import attach, current, reset, with_span
