@@ -16,6 +16,7 @@ but for the same Python code on the same interpreter the two move together.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -41,6 +42,11 @@ if teardown is not None:
 """
 
 
+# A fixed hash seed: with a random one, dict and set layouts change between processes and
+# the same variant's count moves by several thousand instructions from run to run.
+_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+
+
 def count(path: Path, variant: str, mode: str, n: int) -> int:
     """Instructions executed by a process that runs the operation *n* times."""
     code = _RUN.format(bench=str(HERE), path=str(path), variant=variant, mode=mode, count=n)
@@ -55,6 +61,7 @@ def count(path: Path, variant: str, mode: str, n: int) -> int:
         ],
         capture_output=True,
         text=True,
+        env=_ENV,
         timeout=900,
         check=False,
     )
