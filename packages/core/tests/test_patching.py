@@ -183,6 +183,125 @@ class TestWrap:
         assert seen == ["theirs"]
 
 
+def doubling(patcher: Patcher, log: list[Any]) -> Any:
+    """A ``make`` for Patcher.replace: a plain function that notes each call it handles
+    while the patcher is on and calls the original with the caller's arguments."""
+    import functools
+    import types
+
+    def make(original: Any) -> Any:
+        if type(original) is not types.FunctionType:
+            raise TypeError("not a plain function")
+
+        def compute(self: Any, x: Any) -> Any:
+            if patcher.on:
+                log.append(("ours", x))
+            return original(self, x)
+
+        functools.update_wrapper(compute, original)
+        return compute
+
+    return make
+
+
+class TestReplace:
+    def test_plain_function_in_place_and_exact_original_back(self, module_factory: Any) -> None:
+        """The class holds a plain function (no wrapper object) until restore() puts back
+        the very object that was in the class dict."""
+        mod = importlib.import_module(module_factory("svc_r1", SOURCE))
+        original = mod.Service.__dict__["compute"]
+        patcher = Patcher(Guard("test"))
+        log: list[Any] = []
+        patcher.replace("svc_r1", "Service.compute", doubling(patcher, log), passthrough)
+        placed = mod.Service.__dict__["compute"]
+        result = mod.Service().compute(4)
+        patcher.restore()
+        assert (True, 8, [("ours", 4)], True, 1) == (
+            type(placed) is type(original) and placed is not original,
+            result,
+            log,
+            mod.Service.__dict__["compute"] is original,
+            len({inspect.signature(placed), inspect.signature(original)}),
+        )
+
+    def test_inherited_attribute_leaves_no_shadow(self, module_factory: Any) -> None:
+        """Replacing an inherited method through a subclass, then restoring, removes it."""
+        mod = importlib.import_module(module_factory("svc_r2", SOURCE))
+        patcher = Patcher(Guard("test"))
+        log: list[Any] = []
+        patcher.replace("svc_r2", "Child.compute", doubling(patcher, log), passthrough)
+        during = ("compute" in mod.Child.__dict__, mod.Child().compute(1), mod.Service().compute(2))
+        patcher.restore()
+        assert ((True, 2, 4), [("ours", 1)], False) == (
+            during,
+            log,
+            "compute" in mod.Child.__dict__,
+        )
+
+    def test_deferred_until_import_and_cancelled_by_restore(self, module_factory: Any) -> None:
+        """Like wrap(): applied when the module is imported; not at all if restored first."""
+        late = module_factory("svc_r3", SOURCE)
+        never = module_factory("svc_r4", SOURCE)
+        patcher = Patcher(Guard("test"))
+        log: list[Any] = []
+        patcher.replace(late, "Service.compute", doubling(patcher, log), passthrough)
+        mod = importlib.import_module(late)
+        mod.Service().compute(3)
+        other = Patcher(Guard("test"))
+        other.replace(never, "Service.compute", doubling(other, log), passthrough)
+        other.restore()
+        untouched = importlib.import_module(never)
+        untouched.Service().compute(5)
+        patcher.restore()
+        assert ([("ours", 3)], False) == (
+            log,
+            hasattr(untouched.Service.__dict__["compute"], "__wrapped__"),
+        )
+
+    def test_type_error_from_make_falls_back_to_wrapping(self, module_factory: Any) -> None:
+        """Someone else's wrapper in place: it is wrapped with the fallback, then restored."""
+        import wrapt
+
+        mod = importlib.import_module(module_factory("svc_r5", SOURCE))
+        wrapt.wrap_function_wrapper(mod, "Service.compute", passthrough)
+        theirs = mod.Service.__dict__["compute"]
+        seen: list[str] = []
+
+        def fallback(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("fallback")
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.replace("svc_r5", "Service.compute", doubling(patcher, []), fallback)
+        result = mod.Service().compute(2)
+        patcher.restore()
+        assert (4, ["fallback"], True) == (result, seen, mod.Service.__dict__["compute"] is theirs)
+
+    def test_wrapped_on_top_stays_and_ours_passes_through(self, module_factory: Any) -> None:
+        """A wrapper added over our function survives restore(); ours then passes calls on."""
+        import wrapt
+
+        mod = importlib.import_module(module_factory("svc_r6", SOURCE))
+        seen: list[Any] = []
+
+        def theirs(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("theirs")
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.replace("svc_r6", "Service.compute", doubling(patcher, seen), passthrough)
+        wrapt.wrap_function_wrapper(mod, "Service.compute", theirs)
+        patcher.restore()
+        assert (6, ["theirs"]) == (mod.Service().compute(3), seen)
+
+    def test_missing_attribute_is_reported_not_raised(self, module_factory: Any) -> None:
+        """A path that does not resolve is reported through the guard and skipped."""
+        importlib.import_module(module_factory("svc_r7", SOURCE))
+        patcher = Patcher(Guard("test"))
+        patcher.replace("svc_r7", "Service.nope", doubling(patcher, []), passthrough)
+        assert (0, 1) == (patcher.applied, sum(patcher.guard.failures.values()))
+
+
 def step_recording(log: list[Any]) -> Any:
     def step(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         log.append(("before", args))

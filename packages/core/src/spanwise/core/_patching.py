@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, Optional
 
 import wrapt
@@ -50,7 +51,6 @@ class _Record:
 class _Pending:
     module: str
     path: str
-    wrapper: Wrapper
     cancelled: bool = False
 
 
@@ -78,26 +78,36 @@ class Patcher:
         If *module* is not imported yet, the patch is applied when it is (post-import hook).
         A path that does not resolve is reported through the guard and skipped.
         """
-        if module in sys.modules:
-            self._apply(sys.modules[module], path, wrapper)
-            return
-        pending = _Pending(module, path, wrapper)
-        with self._lock:
-            self._pending.append(pending)
-
-        def on_import(mod: Any) -> None:
-            # An exception here would break the app's import of the module: never let one out.
-            try:
-                if not pending.cancelled and self.on:
-                    self._apply(mod, path, wrapper)
-            except Exception as exc:  # noqa: BLE001
-                self.guard.report(f"import hook {module}.{path}", exc)
-
-        wrapt.register_post_import_hook(on_import, module)
+        self._defer(module, path, lambda target: self._apply(target, path, wrapper))
 
     def wrap_object(self, owner: Any, attribute: str, wrapper: Wrapper) -> None:
         """Wrap ``owner.attribute`` where *owner* is a live class, module or instance."""
         self._apply(owner, attribute, wrapper)
+
+    def replace(
+        self,
+        module: str,
+        path: str,
+        make: Callable[[Any], Callable[..., Any]],
+        fallback: Wrapper,
+    ) -> None:
+        """Put ``make(original)`` in place of ``module.path``, without a wrapper object.
+
+        For the hottest entry points (``Flask.__call__``, ``Logger.makeRecord``): a plain
+        function in a class binds like the original, where a wrapt wrapper costs a bound
+        wrapper object and two extra calls each time. *original* is what the class itself
+        holds (its ``vars()`` entry) or, if inherited, what the attribute resolves to. The
+        function *make* builds must call it with the caller's own arguments and pass calls
+        straight through once :attr:`on` is false (someone may have wrapped it since).
+
+        If *make* raises ``TypeError`` (it cannot stand in for what is there, for example
+        someone else's wrapper), the attribute is wrapped with *fallback* as :meth:`wrap`
+        would. Deferred until *module* is imported, like :meth:`wrap`; :meth:`restore` puts
+        *original* back exactly (or removes the attribute, if it was inherited).
+
+        .. versionadded:: 0.1.0
+        """
+        self._defer(module, path, lambda target: self._replace(target, path, make, fallback))
 
     def around(self, site: str, step: Around) -> Wrapper:
         """Build a guarded wrapper from an :data:`Around` step (sync or async target).
@@ -150,6 +160,54 @@ class Patcher:
             return len(self._records)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _defer(self, module: str, path: str, apply: Callable[[Any], None]) -> None:
+        """``apply(module)`` now if *module* is imported, else when it is."""
+        if module in sys.modules:
+            apply(sys.modules[module])
+            return
+        pending = _Pending(module, path)
+        with self._lock:
+            self._pending.append(pending)
+
+        def on_import(mod: Any) -> None:
+            # An exception here would break the app's import of the module: never let one out.
+            try:
+                if not pending.cancelled and self.on:
+                    apply(mod)
+            except Exception as exc:  # noqa: BLE001
+                self.guard.report(f"import hook {module}.{path}", exc)
+
+        wrapt.register_post_import_hook(on_import, module)
+
+    def _replace(
+        self,
+        target: Any,
+        path: str,
+        make: Callable[[Any], Callable[..., Any]],
+        fallback: Wrapper,
+    ) -> None:
+        try:
+            owner, attribute, original = wrapt.resolve_path(target, path)
+        except Exception as exc:  # noqa: BLE001
+            self.guard.report(f"resolve {getattr(target, '__name__', target)}.{path}", exc)
+            return
+        namespace = _namespace(owner)
+        own = namespace is not None and attribute in namespace
+        if own:
+            original = namespace[attribute]  # type: ignore[index]
+        try:
+            replacement = make(original)
+        except TypeError:
+            self._apply(target, path, fallback)
+            return
+        with self._lock:
+            try:
+                setattr(owner, attribute, replacement)
+            except (TypeError, AttributeError) as exc:  # immutable (C) types
+                self.guard.report(f"patch {getattr(owner, '__name__', owner)}.{attribute}", exc)
+                return
+            self._records.append(_Record(owner, attribute, original, own, replacement))
 
     def _apply(self, target: Any, path: str, wrapper: Wrapper) -> None:
         try:
@@ -275,7 +333,8 @@ def _restore(record: _Record) -> None:
         else:
             delattr(record.owner, record.attribute)
         return
-    # Someone wrapped on top of ours or replaced it: splice ours out when wrapt can.
+    # Someone wrapped on top of ours or replaced it: splice ours out when wrapt can (a plain
+    # replacement stays in their chain and passes calls through, the patcher being off).
     unwrap = getattr(wrapt, "unwrap_object", None)
-    if unwrap is not None:
+    if unwrap is not None and type(record.handle) is not FunctionType:
         unwrap(record.owner, record.attribute, record.handle, missing_ok=True)
