@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from types import FunctionType
 from typing import Any
 
 import pytest
@@ -98,6 +99,9 @@ class TestUndo:
         theirs = logging.Logger.__dict__["makeRecord"]
         try:
             instrumentor.instrument()
+            # wrapt proxies pass isinstance(..., FunctionType): the type tells them apart.
+            placed = logging.Logger.__dict__["makeRecord"]
+            assert (False, theirs) == (type(placed) is FunctionType, placed.__wrapped__)
             assert "spanwise-tests" == make(logging.getLogger("under")).otelServiceName
             instrumentor.uninstrument()
             assert theirs is logging.Logger.__dict__["makeRecord"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from spanwise.core import Instrumentor
 
@@ -48,8 +47,6 @@ class LoggingInstrumentor(Instrumentor):
     distribution = "spanwise-instrumentation-logging"
 
     _handler: LogRecordHandler | None = None
-    # (the original Logger.makeRecord, the plain function put in its place), while in place.
-    _make_record: tuple[Any, Any] | None = None
 
     def _instrument(self) -> None:
         fields = RecordFields(self.options.tracer_provider)
@@ -70,29 +67,17 @@ class LoggingInstrumentor(Instrumentor):
     def _patch_make_record(self, fields: RecordFields) -> None:
         """Put a plain function in place of ``Logger.makeRecord``: no wrapper object bound per
         record (a wrapt wrapper costs about 1.4 µs a record). Anything but the stdlib's plain
-        function there (someone else's wrapper) is wrapped through the patcher as before."""
-        original = vars(logging.Logger).get("makeRecord")
-        try:
-            replacement = fields.make_record(original, self.patcher)
-        except TypeError:
-            self.patcher.wrap("logging", "Logger.makeRecord", fields.wrapper(self.patcher))
-            return
-        logging.Logger.makeRecord = replacement  # type: ignore[method-assign]
-        self._make_record = (original, replacement)
-
-    def _restore_make_record(self) -> None:
-        """The original back if ours is still what ``Logger.makeRecord`` is; if someone wrapped
-        ours since, ours stays in their chain and passes records through untouched (the
-        patcher is off once uninstrumented)."""
-        patched, self._make_record = self._make_record, None
-        if patched is None:
-            return
-        original, replacement = patched
-        if vars(logging.Logger).get("makeRecord") is replacement:
-            logging.Logger.makeRecord = original  # type: ignore[method-assign]
+        function there (someone else's wrapper) is wrapped through the patcher as before.
+        Either way ``uninstrument()`` puts the original back through the patcher."""
+        patcher = self.patcher
+        patcher.replace(
+            "logging",
+            "Logger.makeRecord",
+            lambda original: fields.make_record(original, patcher),
+            fields.wrapper(patcher),
+        )
 
     def _uninstrument(self) -> None:
-        self._restore_make_record()
         handler, self._handler = self._handler, None
         if handler is not None:
             logging.getLogger().removeHandler(handler)

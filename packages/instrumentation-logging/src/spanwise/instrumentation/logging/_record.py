@@ -122,7 +122,7 @@ class RecordFields:
         Raises ``TypeError`` if *original* is not a plain function (someone else's wrapper):
         the caller then wraps it with :meth:`wrapper` through the patcher instead.
         """
-        if not isinstance(original, FunctionType):
+        if type(original) is not FunctionType:  # wrapt proxies pass isinstance
             raise TypeError("makeRecord is not a plain function")
         guard = patcher.guard
         service_name = self.service_name
