@@ -157,3 +157,41 @@ class TestSetResponse:
             point.attributes["network.protocol.version"],
             point.exemplars,
         )
+
+
+class TestEndAttributes:
+    def test_one_dict_per_combination(self) -> None:
+        """The same combination gives the same dict; another one gives its own."""
+        tracer = client()
+        first = tracer.end_attributes("GET", "http", "a.local", 81, 200, None, "1.1")
+        again = tracer.end_attributes("GET", "http", "a.local", 81, 200, None, "1.1")
+        other = tracer.end_attributes("GET", "https", None, 443, 503, "503", None)
+        assert (True, False) == (first is again, first is other)
+        assert {
+            "http.request.method": "GET",
+            "url.scheme": "https",
+            "server.port": 443,
+            "http.response.status_code": 503,
+            "error.type": "503",
+        } == other
+
+    def test_cache_is_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Past the cap, combinations are built per call and not kept."""
+        monkeypatch.setattr(module, "_MAX_END_ATTRS", 4)
+        tracer = client()
+        for code in range(200, 220):
+            attrs = tracer.end_attributes("GET", "http", "h", 80, code, None, None)
+            assert code == attrs["http.response.status_code"]
+        assert 4 == len(tracer._end_attrs)
+
+    def test_metric_points_per_combination(self, telemetry: CapturedTelemetry) -> None:
+        """Requests reusing one combination add to one point; another status, another point."""
+        tracer = client()
+        for code in (200, 200, 404):
+            request = tracer.start("GET", "http://a.local:81/x")
+            request.set_response(code, "1.1")
+            request.end()
+        points = telemetry.metrics()["http.client.request.duration"]
+        assert {(200, 2), (404, 1)} == {
+            (p.attributes["http.response.status_code"], p.count) for p in points
+        }

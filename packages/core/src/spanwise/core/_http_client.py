@@ -29,6 +29,9 @@ __all__ = ["ClientRequest", "HttpClientTracer"]
 
 _MAX_URLS = 256
 """URLs whose parsed parts a tracer remembers; when full, it forgets them all and starts over."""
+_MAX_END_ATTRS = 2048
+"""Combinations of the duration's attributes remembered per tracer (destinations, methods,
+status codes and error types are few; beyond this they are built per request)."""
 
 
 class _Destination:
@@ -59,6 +62,7 @@ class HttpClientTracer:
     __slots__ = (
         "_destinations",
         "_duration",
+        "_end_attrs",
         "_known",
         "_query_keys",
         "guard",
@@ -77,6 +81,9 @@ class HttpClientTracer:
         self._query_keys = sensitive_query_keys()
         # URL -> its parsed, redacted parts: a pure function of the URL (and the keys above).
         self._destinations: dict[str, _Destination] = {}
+        # The duration's attributes per combination: the same dict each time, so the metric
+        # finds it by identity instead of building and hashing a key from a new one.
+        self._end_attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._duration = FastInstrument(
             meter.create_histogram(
                 n.HTTP_CLIENT_REQUEST_DURATION,
@@ -93,6 +100,44 @@ class HttpClientTracer:
     def start(self, method: str, url: str) -> ClientRequest:
         """Start a CLIENT span (current context as parent); make it current to inject."""
         return ClientRequest(self, method, url)
+
+    def end_attributes(
+        self,
+        method: str,
+        scheme: str,
+        address: str | None,
+        port: int,
+        code: int | None,
+        err: str | None,
+        protocol: str | None,
+    ) -> dict[str, Any]:
+        """The duration's attributes for one combination; the same dict every time (never
+        modify it). Bounded: beyond :data:`_MAX_END_ATTRS` combinations they are built per
+        request.
+
+        .. versionadded:: 0.1.0
+        """
+        key = (method, scheme, address, port, code, err, protocol)
+        cache = self._end_attrs
+        found = cache.get(key)
+        if found is not None:
+            return found
+        attrs: dict[str, Any] = {
+            n.HTTP_REQUEST_METHOD: method,
+            n.SERVER_PORT: port,
+            n.URL_SCHEME: scheme,
+        }
+        if address:
+            attrs[n.SERVER_ADDRESS] = address
+        if code is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
+        if err is not None:
+            attrs[n.ERROR_TYPE] = err
+        if protocol:
+            attrs[n.NETWORK_PROTOCOL_VERSION] = protocol
+        if len(cache) < _MAX_END_ATTRS:
+            cache[key] = attrs
+        return attrs
 
     def _destination(self, url: str) -> _Destination:
         destinations = self._destinations
@@ -220,17 +265,6 @@ class ClientRequest:
             status, err = client_status(code)
             if status is StatusCode.ERROR and recording:
                 span.set_status(Status(StatusCode.ERROR))
-        attrs: dict[str, Any] = {
-            n.HTTP_REQUEST_METHOD: self.method,
-            n.SERVER_PORT: self.server_port,
-            n.URL_SCHEME: self.scheme,
-        }
-        if self.server_address:
-            attrs[n.SERVER_ADDRESS] = self.server_address
-        if code is not None:
-            attrs[n.HTTP_RESPONSE_STATUS_CODE] = code
-        if err is not None:
-            attrs[n.ERROR_TYPE] = err
         if recording and (code is not None or err is not None):
             # Status and error type in one pass (the SDK locks and cleans per call).
             late: dict[str, Any] = {}
@@ -239,9 +273,17 @@ class ClientRequest:
             if err is not None:
                 late[n.ERROR_TYPE] = err
             span.set_attributes(late)
-        if self.protocol:
-            attrs[n.NETWORK_PROTOCOL_VERSION] = self.protocol
         span.end()
-        self._owner._duration.record(
-            duration, attrs, context=exemplar_context(span) if self.recording else None
+        attrs = self._owner.end_attributes(
+            self.method,
+            self.scheme,
+            self.server_address,
+            self.server_port,
+            code,
+            err,
+            self.protocol,
         )
+        if self.recording:
+            self._owner._duration.record(duration, attrs, exemplar_context(span))
+        else:
+            self._owner._duration.record(duration, attrs, None, sampled=False)
