@@ -197,6 +197,18 @@ class TestExtractShortcut:
         assert TRACE_ID == trace_id_of(extract(scope, asgi_getter))
         assert TRACE_ID == trace_id_of(extract([("TraceParent", TRACEPARENT)], kafka_getter))
 
+    def test_asgi_field_among_other_headers(self) -> None:
+        """ASGI: a trace header after others, lower-case or not, is found; none means none."""
+        tp = TRACEPARENT.encode()
+        lower = {"headers": [(b"host", b"x"), (b"accept", b"*/*"), (b"traceparent", tp)]}
+        mixed = {"headers": [(b"host", b"x"), (b"Accept", b"*/*"), (b"Traceparent", tp)]}
+        other = {"headers": [(b"host", b"x"), (b"Accept", b"*/*"), (b"X-Trace", tp)]}
+        assert (TRACE_ID, TRACE_ID, 0) == (
+            trace_id_of(extract(lower, asgi_getter)),
+            trace_id_of(extract(mixed, asgi_getter)),
+            trace_id_of(extract(other, asgi_getter)),
+        )
+
     def test_same_result_as_the_propagator(self) -> None:
         """Baggage first in the chain: with no context given, the current context comes back,
         exactly as running the propagators would give."""

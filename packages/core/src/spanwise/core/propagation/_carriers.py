@@ -296,14 +296,22 @@ def _wsgi_present(carrier: Any, plan: _Plan) -> bool:
 
 
 def _asgi_present(carrier: Any, plan: _Plan) -> bool:
-    headers = carrier.get("headers") if isinstance(carrier, Mapping) else carrier
+    if type(carrier) is dict or isinstance(carrier, Mapping):
+        headers = carrier.get("headers")
+    else:
+        headers = carrier
     if not headers:
         return False
+    # The names in C rather than a Python loop over the pairs; a malformed pair raises and
+    # the caller lets the propagator read the headers.
+    names = dict(headers)
     fields = plan.fields_bytes
-    for name, _ in headers:  # noqa: SIM110 - a plain loop is cheaper than any() over a genexpr
-        if name in fields or name.lower() in fields:
-            return True
-    return False
+    if not fields.isdisjoint(names):
+        return True
+    # Servers pass names lower-cased (ASGI); any other case a client sent still counts.
+    joined = b"\n".join(names)
+    lowered = joined.lower()
+    return lowered != joined and not fields.isdisjoint(lowered.split(b"\n"))
 
 
 def _dict_present(carrier: Any, plan: _Plan) -> bool:
