@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import set_span_in_context
+from opentelemetry.trace import get_current_span, set_span_in_context
 
 from spanwise.core.metrics import FastInstrument, install_cardinality_guard
 
@@ -286,3 +286,55 @@ def test_sdk_state_that_breaks_the_fast_path_falls_back_and_never_raises() -> No
     assert {} == fast._cache
     (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points  # fmt: skip
     assert (3, 7.0) == (point.count, point.sum)
+
+
+def _fast_told(instrument: Any) -> Recorder:
+    """The fast path, told whether the span in the context is sampled (as every tracer does)."""
+    fast = FastInstrument(instrument)
+
+    def record(value: float, attrs: dict[str, Any], ctx: Context | None) -> None:
+        sampled = (
+            None if ctx is None else get_current_span(ctx).get_span_context().trace_flags.sampled
+        )
+        fast.record(value, attrs, ctx, sampled=sampled)
+
+    return record
+
+
+def test_told_sampled_exports_what_the_public_call_exports() -> None:
+    """Told the span's sampled flag, the default (trace-based) filter is not asked, and the
+    points and exemplars are exactly the public call's."""
+    expected = _run(_public, InMemoryMetricReader())
+    assert any(point[2] for point in expected)
+    assert expected == _run(_fast_told, InMemoryMetricReader())
+
+
+def _one_point(exemplar_filter: Any = None) -> Any:
+    """Three records told ``sampled=False`` while a sampled span is current: the one point."""
+    reader = InMemoryMetricReader()
+    options = {} if exemplar_filter is None else {"exemplar_filter": exemplar_filter}
+    provider = MeterProvider(metric_readers=[reader], **options)
+    fast = FastInstrument(provider.get_meter("test.told").create_histogram("op.duration"))
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("outer"):
+        for _ in range(3):
+            fast.record(0.1, {"k": "v"}, None, sampled=False)
+    data = reader.get_metrics_data()
+    assert data is not None
+    (point,) = data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    return point
+
+
+def test_told_unsampled_takes_no_exemplar_under_the_trace_based_filter() -> None:
+    """The measurement belongs to an unsampled span: no exemplar, even with another, sampled
+    span current (it is not the measurement's)."""
+    point = _one_point()
+    assert (3, []) == (point.count, list(point.exemplars))
+
+
+def test_told_unsampled_changes_nothing_under_another_filter() -> None:
+    """With any other filter the filter decides, as for the public call."""
+    from opentelemetry.sdk.metrics import AlwaysOnExemplarFilter
+
+    point = _one_point(AlwaysOnExemplarFilter())
+    assert (3, True) == (point.count, len(point.exemplars) > 0)

@@ -292,5 +292,7 @@ class DbOperation:
             if self.recording:
                 span.set_attribute(n.ERROR_TYPE, self.error_type)
         span.end()
-        context = exemplar_context(span) if self.recording else None
-        self._owner._duration.record(duration, attrs, context=context)
+        if self.recording:
+            self._owner._duration.record(duration, attrs, exemplar_context(span))
+        else:
+            self._owner._duration.record(duration, attrs, None, sampled=False)

@@ -27,6 +27,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.metrics import Counter, Histogram
+from opentelemetry.trace import INVALID_SPAN, set_span_in_context
 
 __all__ = ["FastInstrument"]
 
@@ -38,6 +39,21 @@ _MAX_SETS = 1024
 _now = time.time_ns
 _new = object.__new__
 _get_current = otel_context.get_current
+# The context a measurement carries when the caller said its span is not sampled and gave
+# none: one whose span is the invalid span (not empty: the SDK reads "empty" as "current").
+_NO_SPAN = set_span_in_context(INVALID_SPAN, Context())
+
+
+def _trace_based_filter() -> Any:
+    """The SDK's trace-based exemplar filter class, or None without the SDK."""
+    try:
+        from opentelemetry.sdk.metrics import TraceBasedExemplarFilter
+    except ImportError:  # no SDK: the fast path is off anyway
+        return None
+    return TraceBasedExemplarFilter
+
+
+_TraceBasedExemplarFilter: Any = _trace_based_filter()
 
 
 def _sdk_parts() -> tuple[Any, Any, Any, Any] | None:
@@ -112,6 +128,7 @@ class FastInstrument:
         "_lock",
         "_public",
         "_refused",
+        "_trace_based",
         "wrapped",
     )
 
@@ -131,12 +148,30 @@ class FastInstrument:
         self._by_id: dict[int, tuple[Mapping[str, Any], _Entry]] = {}
         self._lock = threading.Lock()
         self._refused = False
+        # Whether the exemplar filter is the SDK's trace-based one (the default): its answer
+        # for a measurement of a known span is that span's sampled flag.
+        self._trace_based = False
 
     def record(
-        self, amount: float, attributes: Mapping[str, Any], context: Context | None = None
+        self,
+        amount: float,
+        attributes: Mapping[str, Any],
+        context: Context | None = None,
+        *,
+        sampled: bool | None = None,
     ) -> None:
         """Record *amount* with *attributes*; *context* (default: the current one) is where the
-        exemplar filter looks for a sampled span. Never raises for a bad value: the SDK logs it."""
+        exemplar filter looks for a sampled span. Never raises for a bad value: the SDK logs it.
+
+        *sampled*, when the caller knows it, is whether the span the measurement belongs to
+        is sampled: the span in *context* (give ``True`` only with it), or, for ``False``
+        without a context, a span not made current. Under the SDK's trace-based exemplar
+        filter, the default, that is the filter's answer, and it is not asked (an unsampled
+        span's measurement takes no exemplar from whatever other span is current); with any
+        other filter it changes nothing.
+
+        .. versionchanged:: 0.2.0 *sampled*.
+        """
         seen = self._by_id.get(id(attributes))
         if seen is not None and seen[0] is attributes and seen[1].snapshot == attributes:
             entry: _Entry | None = seen[1]
@@ -161,9 +196,14 @@ class FastInstrument:
                         entry = None
                         break
             if entry is not None:
-                ctx = context or _get_current()  # as the SDK: an empty context means "current"
                 now = _now()
                 cleaned = entry.attributes
+                if sampled is not None and self._trace_based:
+                    ctx = context if context is not None else _NO_SPAN
+                    sample = sampled
+                else:
+                    ctx = context or _get_current()  # as the SDK: empty means "current"
+                    sample = self._filter.should_sample(amount, now, cleaned, ctx)
                 measurement = _new(_Measurement)
                 # The dataclass is frozen; its __init__ sets the five fields one by one through
                 # object.__setattr__ and cleans the attributes again. Same fields, one call.
@@ -174,11 +214,12 @@ class FastInstrument:
                     context=ctx,
                     attributes=cleaned,
                 )
-                sample = self._filter.should_sample(amount, now, cleaned, ctx)
         except Exception:  # noqa: BLE001 - SDK state not as expected: nothing recorded yet
             self._give_up()
             entry = None
         if entry is None:
+            if sampled is False and context is None and self._resolve() and self._trace_based:
+                context = _NO_SPAN  # as the fast path: not the current span's exemplar
             self._record_slow(amount, attributes, context)
             return
         try:
@@ -243,6 +284,7 @@ class FastInstrument:
             return False
         self._instrument = instrument
         self._filter = exemplar_filter
+        self._trace_based = type(exemplar_filter) is _TraceBasedExemplarFilter
         self._consumer = consumer
         return True
 

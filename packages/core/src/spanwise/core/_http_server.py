@@ -399,7 +399,7 @@ class ServerRequest:
             owner._duration.record(duration, attrs, exemplar_context(span))
         else:
             span.end()
-            owner._duration.record(duration, attrs, None)
+            owner._duration.record(duration, attrs, None, sampled=False)
         self._active.pop()
 
     @property

@@ -502,15 +502,17 @@ class MessagingOperation:
             attrs = {**attrs, n.ERROR_TYPE: self.error_type}
             if self.recording:
                 self.span.set_attribute(n.ERROR_TYPE, self.error_type)
+        # Not recording: not sampled, so no exemplar (the filter need not be asked).
         ctx = exemplar_context(self.span) if self.recording else None
+        sampled = None if self.recording else False
         self.span.end()
         owner = self._owner
         if self._type == OPERATION_TYPE_PROCESS:
-            owner._process_duration.record(duration, attrs, context=ctx)
+            owner._process_duration.record(duration, attrs, ctx, sampled=sampled)
         else:
-            owner._operation_duration.record(duration, attrs, context=ctx)
+            owner._operation_duration.record(duration, attrs, ctx, sampled=sampled)
             if not self._defer:
-                owner._sent.add(1, attrs, context=ctx)
+                owner._sent.add(1, attrs, ctx, sampled=sampled)
 
     def delivered(self, error: str | None = None) -> None:
         """The broker's verdict for a send started with ``defer_count=True``: records
