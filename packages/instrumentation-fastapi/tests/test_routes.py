@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from types import FunctionType
 
 import fastapi.routing
 import pytest
+import wrapt
 from starlette.routing import Mount, Route
 
 from spanwise.core import Guard
@@ -115,6 +118,44 @@ class TestRouteHook:
             current_route.reset(token)
             hook.release()
         assert "/a/{b}" == state.template
+
+    def test_a_plain_function_with_the_original_signature(self) -> None:
+        """The callback is replaced by a plain function (no wrapper object per request)."""
+        before = inspect.signature(fastapi.routing._route_selected)
+        hook = RouteHook(Guard("test"))
+        hook.acquire()
+        try:
+            placed = fastapi.routing._route_selected
+            assert (True, before) == (type(placed) is FunctionType, inspect.signature(placed))
+        finally:
+            hook.release()
+
+    def test_someone_elses_wrapper_is_wrapped(self) -> None:
+        """A wrapt wrapper already there is wrapped, not replaced; selections still arrive,
+        and the release puts their wrapper back."""
+        original = fastapi.routing._route_selected
+        wrapt.wrap_function_wrapper(
+            fastapi.routing, "_route_selected", lambda w, i, a, k: w(*a, **k)
+        )
+        theirs = fastapi.routing._route_selected
+        hook = RouteHook(Guard("test"))
+        state = RouteState()
+        try:
+            hook.acquire()
+            placed = fastapi.routing._route_selected
+            token = current_route.set(state)
+            try:
+                fastapi.routing._route_selected(scope={}, path="/w/{x}")
+            finally:
+                current_route.reset(token)
+            hook.release()
+            assert (False, "/w/{x}", True) == (
+                type(placed) is FunctionType,
+                state.template,
+                fastapi.routing._route_selected is theirs,
+            )
+        finally:
+            fastapi.routing._route_selected = original
 
     def test_bookkeeping_errors_are_swallowed(self) -> None:
         """A failing state update is reported, and the callback still runs."""

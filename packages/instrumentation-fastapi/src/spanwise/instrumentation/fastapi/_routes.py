@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from importlib import metadata
+from types import FunctionType
 from typing import Any
 
 from spanwise.core import Guard, Patcher
@@ -95,8 +97,13 @@ class RouteHook:
         with self._lock:
             self._users += 1
             if self._users == 1 and self._has_callback():
-                self._patcher = Patcher(self._guard)
-                self._patcher.wrap(self.module, self.attribute, self._wrapper)
+                patcher = self._patcher = Patcher(self._guard)
+                patcher.replace(
+                    self.module,
+                    self.attribute,
+                    lambda original: self._replacement(original, patcher),
+                    self._wrapper,
+                )
 
     def release(self) -> None:
         """One user fewer; the last restores the original."""
@@ -121,6 +128,27 @@ class RouteHook:
         except Exception as exc:  # noqa: BLE001
             self._guard.report("fastapi.route_callback_version", exc)
             return False
+
+    def _replacement(self, original: Any, patcher: Patcher) -> Callable[..., Any]:
+        """A plain function in place of FastAPI's callback (no wrapper object per request):
+        notes the selection, then calls the original with the router's own arguments.
+        Raises ``TypeError`` when the callback is not a plain function (someone else's
+        wrapper), which is then wrapped with :meth:`_wrapper` instead."""
+        if type(original) is not FunctionType:  # wrapt proxies pass isinstance
+            raise TypeError("the route-selection callback is not a plain function")
+        guard = self._guard
+
+        def route_selected(*args: Any, **kwargs: Any) -> Any:
+            state = current_route.get()
+            if state is not None and patcher.on:
+                try:
+                    state.selected(kwargs.get("path"), bool(kwargs.get("mount", False)))
+                except Exception as exc:  # noqa: BLE001
+                    guard.report("fastapi.route_selected", exc)
+            return original(*args, **kwargs)
+
+        functools.update_wrapper(route_selected, original)
+        return route_selected
 
     def _wrapper(
         self,
