@@ -1,4 +1,5 @@
-"""One GET /users/<int:uid> through a Flask app's wsgi_app in-process (prebuilt environ)."""
+"""One GET /users/<int:uid> through a Flask app in-process, called as a WSGI server calls it
+(``app(environ, start_response)``) with a prebuilt environ."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def make(variant: str) -> Callable[[], object]:
     def op() -> object:
         environ = dict(_ENVIRON)
         environ["wsgi.input"] = io.BytesIO(empty)
-        response = app.wsgi_app(environ, start_response)
+        response = app(environ, start_response)
         try:
             return b"".join(response)
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from types import FunctionType
 from typing import Any
 
 import flask
@@ -79,6 +81,18 @@ class TestInstrument:
             original is flask.Flask.__dict__["wsgi_app"],
         )
 
+    def test_entry_point_is_a_plain_function(self, instrumentor: FlaskInstrumentor) -> None:
+        """Flask.__call__ becomes a plain function with the original's signature: servers'
+        calls bind no wrapper object and pass through to the traced wsgi_app."""
+        before = inspect.signature(flask.Flask.__call__)
+        instrumentor.instrument()
+        placed = flask.Flask.__dict__["__call__"]
+        assert (True, before, "__call__") == (
+            type(placed) is FunctionType,
+            inspect.signature(placed),
+            placed.__name__,
+        )
+
     def test_isinstance_and_signatures_unchanged(self, instrumentor: FlaskInstrumentor) -> None:
         """Apps are still Flask instances and the patched methods keep their names."""
         instrumentor.instrument()
@@ -98,6 +112,17 @@ class TestInstrumentApp:
         hit(traced)
         hit(other, "/teapot")
         assert ["GET /users/<int:uid>"] == servers(telemetry)
+
+    def test_own_options_win_over_instrument(
+        self, instrumentor: FlaskInstrumentor, telemetry: Any
+    ) -> None:
+        """instrument() then instrument_app(app, excluded_urls=...): the app's own options."""
+        app = make_app()
+        instrumentor.instrument()
+        instrumentor.instrument_app(app, excluded_urls="users")
+        hit(app)
+        hit(app, "/teapot")
+        assert ["GET /teapot"] == servers(telemetry)
 
     def test_records_exceptions(self, instrumentor: FlaskInstrumentor, telemetry: Any) -> None:
         """An app instrumented alone still records unhandled exceptions."""

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from spanwise.core import HttpServerTracer, Instrumentor, Patcher
 
+from ._entry import entry_point
 from ._middleware import HandleExceptionStep, WsgiStep
 
 __all__ = ["FlaskInstrumentor"]
@@ -16,9 +17,10 @@ __all__ = ["FlaskInstrumentor"]
 class FlaskInstrumentor(Instrumentor):
     """Traces Flask requests: one SERVER span ``{METHOD} {route}`` per request.
 
-    :meth:`instrument` patches ``Flask.__call__``, ``Flask.wsgi_app`` and
-    ``Flask.handle_exception`` on the class, so every app is traced, including apps created
-    before the call and apps whose ``wsgi_app`` was already wrapped by middleware.
+    :meth:`instrument` patches ``Flask.wsgi_app`` and ``Flask.handle_exception`` on the
+    class and puts a plain function in place of ``Flask.__call__``, so every app is traced,
+    including apps created before the call and apps whose ``wsgi_app`` was already wrapped by
+    middleware.
     :meth:`instrument_app` traces one app instead (its own options); :meth:`uninstrument_app`
     stops tracing one app.
 
@@ -34,6 +36,8 @@ class FlaskInstrumentor(Instrumentor):
     distribution = "spanwise-instrumentation-flask"
 
     _apps: weakref.WeakKeyDictionary[Any, Patcher]
+    # Apps the class-level patches leave alone: opted out through uninstrument_app(), or
+    # traced with their own options by instrument_app().
     _skipped: weakref.WeakSet[Any]
     _apps_lock: threading.Lock
 
@@ -50,12 +54,18 @@ class FlaskInstrumentor(Instrumentor):
         server = HttpServerTracer(self.tracer, self.meter, self.options, self.guard)
         step = self.patcher.around_sync("flask.request", WsgiStep(server, self._skipped))
         errors = self.patcher.around_sync("flask.handle_exception", HandleExceptionStep())
-        # __call__ is what servers call, looked up on the class at each request, so it covers
-        # apps made before instrument() even if their wsgi_app was captured by middleware;
-        # wsgi_app covers code that calls it directly (DispatcherMiddleware(app.wsgi_app)).
-        self.patcher.wrap("flask.app", "Flask.__call__", step)
+        # wsgi_app is what Flask.__call__ calls, and what code calls directly
+        # (DispatcherMiddleware(app.wsgi_app)); __call__ is what servers call, looked up on
+        # the class at each request: it traces apps whose wsgi_app middleware captured before
+        # instrument(), and passes every other call straight through.
         self.patcher.wrap("flask.app", "Flask.wsgi_app", step)
         self.patcher.wrap("flask.app", "Flask.handle_exception", errors)
+        self.patcher.replace(
+            "flask.app",
+            "Flask.__call__",
+            lambda original: entry_point(original, self.patcher, step, self._skipped),
+            step,
+        )
 
     # -- one app -----------------------------------------------------------------------------
 
@@ -68,7 +78,6 @@ class FlaskInstrumentor(Instrumentor):
         .. versionadded:: 0.1.0
         """
         with self._apps_lock:
-            self._skipped.discard(app)
             if app in self._apps:
                 return
             scoped = self.scoped(options)
@@ -89,6 +98,8 @@ class FlaskInstrumentor(Instrumentor):
                 patcher.around_sync("flask.handle_exception", HandleExceptionStep()),
             )
             self._apps[app] = patcher
+            # The class-level patches of instrument() leave it to its own wrapper.
+            self._skipped.add(app)
 
     def uninstrument_app(self, app: Any) -> None:
         """Stop tracing *app*: undo :meth:`instrument_app` and leave it out of
