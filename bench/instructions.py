@@ -26,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 _RUN = """
+import gc
 import sys
 sys.path.insert(0, {bench!r})
 import _child
@@ -34,6 +35,10 @@ sampler = _child.setup_sdk()
 scenario = _child.load({path!r})
 op = scenario.make({variant!r})
 sampler.delegate = ALWAYS_ON if {mode!r} == "sampled" else ALWAYS_OFF
+# Everything made so far out of the collector's sight: a full collection then costs the same
+# for every variant, instead of walking however big each variant's start-up left the heap.
+gc.collect()
+gc.freeze()
 for _ in range({count}):
     op()
 teardown = getattr(scenario, "teardown", None)
@@ -42,9 +47,11 @@ if teardown is not None:
 """
 
 
-# A fixed hash seed: with a random one, dict and set layouts change between processes and
-# the same variant's count moves by several thousand instructions from run to run.
-_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+# Counts that repeat: a fixed hash seed (with a random one, dict and set layouts change between
+# processes and the same variant's count moves by several thousand instructions), and a span
+# processor that exports when its batch is full rather than every few seconds of wall time
+# (under valgrind a run takes minutes, and a slower variant would pay for more wake-ups).
+_ENV = {**os.environ, "PYTHONHASHSEED": "0", "OTEL_BSP_SCHEDULE_DELAY": "3600000"}
 
 
 def count(path: Path, variant: str, mode: str, n: int) -> int:
