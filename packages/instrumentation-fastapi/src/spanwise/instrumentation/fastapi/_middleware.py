@@ -44,6 +44,7 @@ class TracingSettings:
         "guard",
         "message_spans",
         "patcher",
+        "quiet",
         "server",
         "server_request_hook",
         "tracer",
@@ -73,6 +74,8 @@ class TracingSettings:
         self.message_spans = bool(
             options.get("message_spans", False, env="SPANWISE_FASTAPI_MESSAGE_SPANS")
         )
+        # Sent messages need nothing but a look at their type: no hook, no message spans.
+        self.quiet = self.client_response_hook is None and not self.message_spans
 
     @property
     def active(self) -> bool:
@@ -158,12 +161,19 @@ class _Request:
     async def send(self, message: Message) -> None:
         """The app's ``send``: learns the status and route, ends the span when the response
         is complete; the message reaches the server unchanged."""
+        settings = self.settings
+        span = None
         try:
-            self._on_send(message)
-            span = self._message_span("send") if self.settings.message_spans else None
+            if settings.quiet and message.get("type") == "http.response.body":
+                # The most frequent message, with no hook or message span to serve.
+                if not message.get("more_body", False) and not self.trailers:
+                    self.complete = True
+            else:
+                self._on_send(message)
+                if settings.message_spans:
+                    span = self._message_span("send")
         except Exception as exc:  # noqa: BLE001
-            self.settings.guard.report("fastapi.send", exc)
-            span = None
+            settings.guard.report("fastapi.send", exc)
         try:
             await self._send(message)
         finally:
@@ -258,15 +268,15 @@ class TracingMiddleware:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope.get("type")
+        settings = self.settings
         if (
-            kind not in _TRACED_SCOPES
+            scope.get("type") not in _TRACED_SCOPES
             or current_route.get() is not None
-            or not self.settings.active
+            or not settings.patcher.on  # settings.active, without the property call
         ):
             await self.app(scope, receive, send)
             return
-        request = self.settings.start(scope, receive, send)
+        request = settings.start(scope, receive, send)
         if request is None:
             await self.app(scope, receive, send)
             return
