@@ -261,10 +261,12 @@ class _Plan:
     def empty(self, context: Context | None) -> Context:
         if context is not None:
             return context
-        return get_current() if self.uses_current else Context()
+        # Contexts are immutable: one empty context serves every request.
+        return get_current() if self.uses_current else _EMPTY_CONTEXT
 
 
 _KNOWN = (TraceContextTextMapPropagator, W3CBaggagePropagator)
+_EMPTY_CONTEXT = Context()
 # Only read when both keys are known (a plan's direct_inject says so).
 _SPAN_KEY: str = SPAN_KEY or ""
 _BAGGAGE_KEY: str = BAGGAGE_KEY or ""
@@ -289,10 +291,9 @@ def _plan_for(textmap: Any) -> _Plan | None:
 
 
 def _wsgi_present(carrier: Any, plan: _Plan) -> bool:
-    for key in plan.wsgi_keys:  # noqa: SIM110 - a plain loop is cheaper than any() over a genexpr
-        if key in carrier:
-            return True
-    return False
+    # In C: the environ's keys against the few the propagators read (a WSGI environ is a
+    # dict; anything else raises and the caller lets the propagator read it).
+    return not carrier.keys().isdisjoint(plan.wsgi_keys)  # type: ignore[no-any-return]
 
 
 def _asgi_present(carrier: Any, plan: _Plan) -> bool:
@@ -355,7 +356,9 @@ def extract(carrier: Any, getter: Getter[Any], context: Context | None = None) -
         textmap = propagate.get_global_textmap()
         check = _PRESENT.get(type(getter))
         if check is not None:
-            plan = _plan_for(textmap)
+            plan = _plan
+            if plan is None or plan.textmap is not textmap:
+                plan = _plan_for(textmap)
             if plan is not None:
                 try:
                     present = check(carrier, plan)
