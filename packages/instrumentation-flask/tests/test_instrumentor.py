@@ -8,6 +8,7 @@ from typing import Any
 
 import flask
 import pytest
+import wrapt
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -81,17 +82,44 @@ class TestInstrument:
             original is flask.Flask.__dict__["wsgi_app"],
         )
 
-    def test_entry_point_is_a_plain_function(self, instrumentor: FlaskInstrumentor) -> None:
-        """Flask.__call__ becomes a plain function with the original's signature: servers'
-        calls bind no wrapper object and pass through to the traced wsgi_app."""
-        before = inspect.signature(flask.Flask.__call__)
+    def test_entry_points_are_plain_functions(self, instrumentor: FlaskInstrumentor) -> None:
+        """Flask.__call__ and Flask.wsgi_app become plain functions with the originals'
+        names and signatures: a served request binds no wrapper object."""
+        names = ("__call__", "wsgi_app")
+        before = [inspect.signature(getattr(flask.Flask, name)) for name in names]
         instrumentor.instrument()
-        placed = flask.Flask.__dict__["__call__"]
-        assert (True, before, "__call__") == (
-            type(placed) is FunctionType,
-            inspect.signature(placed),
-            placed.__name__,
+        placed = [flask.Flask.__dict__[name] for name in names]
+        assert ([True, True], before, list(names)) == (
+            [type(f) is FunctionType for f in placed],
+            [inspect.signature(f) for f in placed],
+            [f.__name__ for f in placed],
         )
+
+    def test_someone_elses_wrapper_on_wsgi_app(
+        self, instrumentor: FlaskInstrumentor, telemetry: Any
+    ) -> None:
+        """A wrapt wrapper already on Flask.wsgi_app is wrapped, not replaced: one span per
+        request, and uninstrument() puts their wrapper back."""
+        original = flask.Flask.__dict__["wsgi_app"]
+        seen: list[str] = []
+
+        def theirs(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("theirs")
+            return wrapped(*args, **kwargs)
+
+        wrapt.wrap_function_wrapper(flask.Flask, "wsgi_app", theirs)
+        wrapped_by_them = flask.Flask.__dict__["wsgi_app"]
+        try:
+            instrumentor.instrument()
+            hit(make_app())
+            instrumentor.uninstrument()
+            assert (["GET /users/<int:uid>"], ["theirs"], True) == (
+                servers(telemetry),
+                seen,
+                flask.Flask.__dict__["wsgi_app"] is wrapped_by_them,
+            )
+        finally:
+            flask.Flask.wsgi_app = original  # type: ignore[method-assign]
 
     def test_isinstance_and_signatures_unchanged(self, instrumentor: FlaskInstrumentor) -> None:
         """Apps are still Flask instances and the patched methods keep their names."""

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from types import FunctionType, MethodType
 from typing import Any
 
-from spanwise.core import Patcher, Wrapper
+from spanwise.core import Patcher
+
+from ._middleware import AppSet, WsgiStep
 
 __all__ = ["entry_point"]
 
 
 def entry_point(
-    original: Any, patcher: Patcher, traced: Wrapper, skipped: weakref.WeakSet[Any]
+    original: Any, patcher: Patcher, step: WsgiStep, skipped: AppSet
 ) -> Callable[..., Any]:
     """A plain function to put in place of *original* (``Flask.__dict__["__call__"]``).
 
@@ -39,7 +40,7 @@ def entry_point(
             patcher.guard.report("flask.__call__", exc)
             own = False
         if own:
-            return traced(MethodType(original, self), self, (environ, start_response), {})
+            return step.serve(MethodType(original, self), self, environ, start_response)
         return original(self, environ, start_response)
 
     functools.update_wrapper(__call__, original)

@@ -9,7 +9,7 @@ from typing import Any, cast
 from spanwise.core import HttpServerTracer, Instrumentor, Patcher
 
 from ._entry import entry_point
-from ._middleware import HandleExceptionStep, WsgiStep
+from ._middleware import AppSet, HandleExceptionStep, WsgiStep, traced_wsgi_app
 
 __all__ = ["FlaskInstrumentor"]
 
@@ -38,7 +38,7 @@ class FlaskInstrumentor(Instrumentor):
     _apps: weakref.WeakKeyDictionary[Any, Patcher]
     # Apps the class-level patches leave alone: opted out through uninstrument_app(), or
     # traced with their own options by instrument_app().
-    _skipped: weakref.WeakSet[Any]
+    _skipped: AppSet
     _apps_lock: threading.Lock
 
     def __new__(cls, *args: Any, **kwargs: Any) -> FlaskInstrumentor:
@@ -46,24 +46,31 @@ class FlaskInstrumentor(Instrumentor):
         with cls._singleton_lock:
             if not hasattr(inst, "_apps"):
                 inst._apps = weakref.WeakKeyDictionary()
-                inst._skipped = weakref.WeakSet()
+                inst._skipped = AppSet()
                 inst._apps_lock = threading.Lock()
         return inst
 
     def _instrument(self) -> None:
         server = HttpServerTracer(self.tracer, self.meter, self.options, self.guard)
-        step = self.patcher.around_sync("flask.request", WsgiStep(server, self._skipped))
-        errors = self.patcher.around_sync("flask.handle_exception", HandleExceptionStep())
+        patcher = self.patcher
+        step = WsgiStep(server, patcher, self._skipped)
+        errors = patcher.around_sync("flask.handle_exception", HandleExceptionStep())
         # wsgi_app is what Flask.__call__ calls, and what code calls directly
         # (DispatcherMiddleware(app.wsgi_app)); __call__ is what servers call, looked up on
         # the class at each request: it traces apps whose wsgi_app middleware captured before
-        # instrument(), and passes every other call straight through.
-        self.patcher.wrap("flask.app", "Flask.wsgi_app", step)
-        self.patcher.wrap("flask.app", "Flask.handle_exception", errors)
-        self.patcher.replace(
+        # instrument(), and passes every other call straight through. Both are plain
+        # functions (no wrapper object per request) unless someone else's wrapper is there.
+        patcher.replace(
+            "flask.app",
+            "Flask.wsgi_app",
+            lambda original: traced_wsgi_app(original, step, patcher),
+            step,
+        )
+        patcher.wrap("flask.app", "Flask.handle_exception", errors)
+        patcher.replace(
             "flask.app",
             "Flask.__call__",
-            lambda original: entry_point(original, self.patcher, step, self._skipped),
+            lambda original: entry_point(original, patcher, step, self._skipped),
             step,
         )
 
@@ -89,9 +96,7 @@ class FlaskInstrumentor(Instrumentor):
                 self.guard.report("instrument_app", exc)
                 return
             patcher = Patcher(self.guard)
-            patcher.wrap_object(
-                app, "wsgi_app", patcher.around_sync("flask.request", WsgiStep(server))
-            )
+            patcher.wrap_object(app, "wsgi_app", WsgiStep(server, patcher))
             patcher.wrap_object(
                 app,
                 "handle_exception",

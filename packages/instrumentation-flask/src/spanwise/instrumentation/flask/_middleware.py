@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Generator, Iterable
+from types import FunctionType, MethodType
 from typing import Any
 
-from spanwise.core import Call, Guard, HttpServerTracer, ServerRequest
+from spanwise.core import Call, Guard, HttpServerTracer, Patcher, ServerRequest
 
 from ._body import ClosingBody
 from ._route import current_environ, current_route
 
-__all__ = ["ENVIRON_KEY", "HandleExceptionStep", "StartResponse", "WsgiStep"]
+__all__ = [
+    "ENVIRON_KEY",
+    "AppSet",
+    "HandleExceptionStep",
+    "StartResponse",
+    "WsgiStep",
+    "traced_wsgi_app",
+]
 
 #: Where the request's :class:`~spanwise.core.ServerRequest` is kept in the WSGI environ, so
 #: the exception handler finds it and nested entry points (``Flask.__call__`` then
@@ -52,22 +61,52 @@ class StartResponse:
         return self._start_response(status, headers, *exc_info)
 
 
+class AppSet:
+    """Apps the class-level patches leave alone (weakly held); testing an app costs one
+    attribute read until the first app is added."""
+
+    __slots__ = ("_apps", "used")
+
+    def __init__(self) -> None:
+        self._apps: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.used = False
+
+    def add(self, app: Any) -> None:
+        self._apps.add(app)
+        self.used = True
+
+    def clear(self) -> None:
+        self._apps.clear()
+        self.used = False
+
+    def __contains__(self, app: object) -> bool:
+        return self.used and app in self._apps
+
+
 class WsgiStep:
-    """Traces one call of a Flask app's WSGI entry point; an :data:`~spanwise.core.Around` step.
+    """Traces one call of a Flask app's WSGI entry point.
+
+    :meth:`serve` runs the call; the plain functions ``instrument()`` puts in place of
+    ``Flask.wsgi_app`` and ``Flask.__call__`` call it directly. The step itself is also a
+    wrapt wrapper (``(wrapped, instance, args, kwargs)``) where a wrapper is needed: one app
+    traced through ``instrument_app()``, or someone else's wrapper already on the class.
 
     The span starts before the app sees the request and is current while the view runs; it
     ends when the server closes the response iterable (streamed responses included), or at
-    once when the app raises.
+    once when the app raises. Every failure of ours is reported through the guard and the
+    app's call, result and exception pass through unchanged.
 
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_server", "_skipped")
+    __slots__ = ("_guard", "_patcher", "_server", "_skipped")
 
     def __init__(
-        self, server: HttpServerTracer, skipped: weakref.WeakSet[Any] | None = None
+        self, server: HttpServerTracer, patcher: Patcher, skipped: AppSet | None = None
     ) -> None:
         self._server = server
+        self._guard = server.guard
+        self._patcher = patcher
         self._skipped = skipped
 
     def __call__(
@@ -76,36 +115,80 @@ class WsgiStep:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> Generator[Call, Any, Any]:
+    ) -> Any:
+        if kwargs or len(args) != 2 or not self._patcher.on:
+            return wrapped(*args, **kwargs)
+        return self.serve(wrapped, instance, args[0], args[1])
+
+    def serve(self, call: Callable[..., Any], app: Any, environ: Any, start_response: Any) -> Any:
+        """``call(environ, start_response)``, traced unless excluded or already traced."""
+        try:
+            started = self._start(app, environ, start_response)
+        except Exception as exc:  # noqa: BLE001
+            self._guard.report("flask.request", exc)
+            started = None
+        if started is None:
+            return call(environ, start_response)
+        request, replaced = started
+        try:
+            body = call(environ, replaced)
+        except BaseException as exc:
+            try:
+                request.detach()
+                if request.error_type is None:  # not already recorded by handle_exception
+                    request.record_exception(exc)
+                request.end()
+            except Exception as own:  # noqa: BLE001
+                self._guard.report("flask.request", own)
+            raise
+        try:
+            request.detach()
+            return _closing(body, request, environ, self._guard)
+        except Exception as exc:  # noqa: BLE001
+            self._guard.report("flask.request", exc)
+            return body
+
+    def _start(
+        self, app: Any, environ: Any, start_response: Any
+    ) -> tuple[ServerRequest, StartResponse] | None:
         skipped = self._skipped
-        if kwargs or len(args) != 2 or (skipped and instance in skipped):
-            yield None
-            return None
-        environ, start_response = args
-        if ENVIRON_KEY in environ:
-            yield None
+        if (skipped is not None and skipped.used and app in skipped) or ENVIRON_KEY in environ:
             return None
         server = self._server
         if server.excludes and server.excluded_environ(environ):
-            yield None
             return None
         request = server.start_wsgi(environ)
-        environ[ENVIRON_KEY] = request
-        options = server.options
-        if request.recording and options.request_hook is not None:
-            server.guard.hook("flask.request_hook", options.request_hook, request.span, environ)
-        replaced = StartResponse(start_response, request, options.response_hook, server.guard)
-        request.attach()
         try:
-            body = yield ((environ, replaced), {})
-        except BaseException as exc:
-            request.detach()
-            if request.error_type is None:  # not already recorded by handle_exception
-                request.record_exception(exc)
+            environ[ENVIRON_KEY] = request
+            options = server.options
+            if request.recording and options.request_hook is not None:
+                self._guard.hook("flask.request_hook", options.request_hook, request.span,
+                                 environ)  # fmt: skip
+            replaced = StartResponse(start_response, request, options.response_hook, self._guard)
+            request.attach()
+        except BaseException:
             request.end()
             raise
-        request.detach()
-        return _closing(body, request, environ, server.guard)
+        return request, replaced
+
+
+def traced_wsgi_app(original: Any, step: WsgiStep, patcher: Patcher) -> Callable[..., Any]:
+    """A plain function to put in place of ``Flask.wsgi_app`` (*original*): the call traced
+    by *step*, with no wrapper object bound per request.
+
+    Raises ``TypeError`` if *original* is not a plain function (someone else's wrapper); the
+    caller wraps it with *step* instead.
+    """
+    if type(original) is not FunctionType:  # wrapt proxies pass isinstance
+        raise TypeError("Flask.wsgi_app is not a plain function")
+
+    def wsgi_app(self: Any, environ: Any, start_response: Any) -> Any:
+        if not patcher.on:
+            return original(self, environ, start_response)
+        return step.serve(MethodType(original, self), self, environ, start_response)
+
+    functools.update_wrapper(wsgi_app, original)
+    return wsgi_app
 
 
 def _closing(
@@ -119,7 +202,7 @@ def _closing(
     file_wrapper = environ.get("wsgi.file_wrapper")
     if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
         request.end()
-        return None
+        return body
     return ClosingBody(body, request, guard)
 
 
