@@ -98,15 +98,18 @@ class TracingSettings:
         return request
 
 
-class _Request:
-    """One traced request: wraps ``send`` (and ``receive`` when hooks or spans need it)."""
+class _Request(RouteState):
+    """One traced request: wraps ``send`` (and ``receive`` when hooks or spans need it).
+
+    It is its own :class:`RouteState` (what the routers report about the request), one
+    object fewer per request.
+    """
 
     __slots__ = (
         "_receive",
         "_send",
         "complete",
         "ended",
-        "route",
         "scope",
         "server",
         "settings",
@@ -124,7 +127,9 @@ class _Request:
         self.settings = settings
         self.server = server
         self.scope = scope
-        self.route = RouteState()
+        self.prefix = ""  # RouteState's fields, set here rather than through its __init__
+        self.template = None
+        self.mounted = False
         self._receive = receive
         self._send = send
         self.complete = False
@@ -222,7 +227,7 @@ class _Request:
 
     def _set_route(self) -> None:
         if self.server.route is None:
-            self.server.set_route(self.route.resolve(self.scope))
+            self.server.set_route(self.resolve(self.scope))
 
     def failed(self, exc: BaseException) -> None:
         """The app raised *exc*: record it unless the response was already complete."""
@@ -280,7 +285,7 @@ class TracingMiddleware:
         if request is None:
             await self.app(scope, receive, send)
             return
-        token = current_route.set(request.route)
+        token = current_route.set(request)
         request.server.attach()
         try:
             await self.app(scope, request.receive, request.send)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from opentelemetry import context
 
+from spanwise.core.context import current as _current
+
 __all__ = ["suppressed"]
 
 _KEYS = tuple(
@@ -22,7 +24,7 @@ def suppressed() -> bool:
     The SDK's span, metric and log processors set the first while exporting, so an exporter
     that sends over ``requests`` (OTLP/HTTP) never traces its own requests.
     """
-    current = context.get_current()
+    current = _current()
     for key in _KEYS:  # noqa: SIM110 - a loop: no generator made per request
         if current.get(key):
             return True
