@@ -92,3 +92,33 @@ class TestCurrentContext:
         assert _context._runtime_var() is not None
         monkeypatch.setattr(api, "_RUNTIME_CONTEXT", Other())
         assert _context._runtime_var() is None
+
+
+class TestSuppression:
+    def test_not_suppressed_by_default(self) -> None:
+        """Outside any suppression nothing is suppressed, HTTP or not."""
+        from spanwise.core.context import suppressed
+
+        assert (False, False) == (suppressed(), suppressed(http=True))
+
+    def test_suppress_sets_what_suppressed_reads(self) -> None:
+        """suppress() silences every client; suppress(http=True) only HTTP clients; both
+        end with the block."""
+        from spanwise.core.context import suppress, suppressed
+
+        with suppress():
+            everything = (suppressed(), suppressed(http=True))
+        with suppress(http=True):
+            http_only = (suppressed(), suppressed(http=True))
+        assert ((True, True), (False, True), False) == (everything, http_only, suppressed())
+
+    def test_the_apis_own_suppression_is_honoured(self) -> None:
+        """The keys are the API's: what the SDK's processors and contrib's helpers set."""
+        utils = pytest.importorskip("opentelemetry.instrumentation.utils")
+        from spanwise.core.context import suppressed
+
+        with utils.suppress_instrumentation():
+            general = suppressed()
+        with utils.suppress_http_instrumentation():
+            http = (suppressed(), suppressed(http=True))
+        assert (True, (False, True)) == (general, http)

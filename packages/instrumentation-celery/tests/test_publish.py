@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from opentelemetry.trace import StatusCode
 
+from spanwise.core.context import suppress
 from spanwise.instrumentation.celery import CeleryInstrumentor
 
 TIMEOUT = 20
@@ -94,6 +95,16 @@ class TestPublisher:
         got = celery_app.tasks["tests.headers"].delay("traceparent").get(timeout=TIMEOUT)
         assert 0 == int(got["traceparent"][-2:], 16) & 1  # the sampled flag is off
         assert [] == telemetry.spans()
+
+    def test_suppressed_publish_is_not_traced(
+        self, celery_app, celery_worker, instrumented, telemetry
+    ):
+        """Inside suppress(): the task runs as sent, with no PRODUCER span and no context."""
+        with suppress():
+            result = celery_app.tasks["tests.headers"].delay("traceparent")
+        got = result.get(timeout=TIMEOUT)
+        sends = [s for s in telemetry.spans() if s.name.startswith("send ")]
+        assert ({"traceparent": None}, []) == (got, sends)
 
     def test_receiver_ignores_odd_headers(self, telemetry):
         """The receiver never raises, whatever Celery or another library hands it."""

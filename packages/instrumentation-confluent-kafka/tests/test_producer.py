@@ -11,6 +11,7 @@ from opentelemetry import trace
 
 from spanwise.core import Guard, Options
 from spanwise.core._messaging import MessagingTracer
+from spanwise.core.context import suppress
 from spanwise.instrumentation.confluent_kafka._producer import with_context
 
 
@@ -107,6 +108,22 @@ class TestProduce:
             ("traceparent", _traceparent_of(telemetry.span(f"send {topic}"))),
         ]
         assert expected == _received_headers(kafka, topic)
+
+    def test_suppressed_produce_passes_through(
+        self, instrument: Any, kafka: Any, topic: str, telemetry: Any
+    ) -> None:
+        """Inside suppress(): no span, no sent count, and the broker gets the app's headers
+        exactly as given."""
+        instrument()
+        producer = confluent_kafka.Producer(kafka.producer_config())
+        with suppress():
+            producer.produce(topic, value=b"v", partition=0, headers=[("app", b"1")])
+        producer.flush(10)
+        assert ([], [], [("app", b"1")]) == (
+            telemetry.spans(),
+            _sent(telemetry),
+            _received_headers(kafka, topic),
+        )
 
     def test_app_traceparent_is_not_duplicated(
         self, instrument: Any, kafka: Any, topic: str

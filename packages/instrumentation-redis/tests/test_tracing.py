@@ -11,6 +11,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import StatusCode
 
 from spanwise.core import DbClientTracer, Guard, Options, Patcher
+from spanwise.core.context import suppress
 from spanwise.core.testing import CapturedTelemetry
 from spanwise.instrumentation.redis._tracing import RedisSteps, record_error
 
@@ -95,6 +96,26 @@ class TestRedisSteps:
         finally:
             patcher.restore()
         assert ["SET", "GET"] == [s.name for s in telemetry.spans()]
+
+    def test_suppressed_commands_and_pipelines_pass_through(
+        self, client: redis.Redis, telemetry: CapturedTelemetry
+    ) -> None:
+        """Inside suppress() (as an exporter's own work runs) no span, and the results are
+        the server's; after it, traced again."""
+        steps = RedisSteps(make_db(), Options("redis"), Guard("redis"))
+        patcher = self.wrap(steps, client)
+        pipe = client.pipeline(transaction=False)
+        patcher.wrap_object(pipe, "execute", patcher.around_sync("p", steps.pipeline))
+        try:
+            with suppress():
+                client.set("st:q", "v")
+                quiet = client.get("st:q")
+                pipe.get("st:q")
+                piped = pipe.execute()
+            client.get("st:q")
+        finally:
+            patcher.restore()
+        assert (b"v", [b"v"], ["GET"]) == (quiet, piped, [s.name for s in telemetry.spans()])
 
     def test_skips_marked_instances(
         self, client: redis.Redis, telemetry: CapturedTelemetry

@@ -246,6 +246,17 @@ class TestOptions:
             context.detach(token)
         assert ([], False) == (telemetry.spans(), "traceparent" in received)
 
+    def test_http_suppression_sends_untraced(
+        self, instrument: Any, http_server: str, telemetry: Any
+    ) -> None:
+        """suppress(http=True) (contrib's suppress_http_instrumentation key) silences it too."""
+        from spanwise.core.context import suppress
+
+        instrument()
+        with suppress(http=True):
+            received = requests.get(f"{http_server}/echo", timeout=5).json()
+        assert ([], False) == (telemetry.spans(), "traceparent" in received)
+
 
 class TestMetrics:
     def test_client_duration_with_low_cardinality_attributes(

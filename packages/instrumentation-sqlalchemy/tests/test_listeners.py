@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import event
 
+from spanwise.core.context import suppress
 from spanwise.core.testing import CapturedTelemetry
 from spanwise.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
@@ -140,6 +141,18 @@ class TestStatementSpans:
             conn.exec_driver_sql("SELECT * FROM users")
         points = telemetry.metrics()["db.client.operation.duration"]
         assert (telemetry.spans(), sum(p.count for p in points)) == ([], 1)
+
+    def test_suppressed_statements_pass_through(
+        self, instrumented: SQLAlchemyInstrumentor, engine: sa.Engine, telemetry: CapturedTelemetry
+    ) -> None:
+        """Inside suppress(): no span and no duration, the rows unchanged; traced after."""
+        telemetry.reset()
+        with suppress(), engine.connect() as conn:
+            quiet = conn.exec_driver_sql("SELECT 1").scalar()
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 2")
+        points = telemetry.metrics()["db.client.operation.duration"]
+        assert (1, 1, 1) == (quiet, len(telemetry.spans()), sum(p.count for p in points))
 
     def test_file_database_namespace(
         self, instrumented: SQLAlchemyInstrumentor, tmp_path: Path, telemetry: CapturedTelemetry

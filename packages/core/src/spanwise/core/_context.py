@@ -7,7 +7,8 @@ holds exactly that one key: another API implementation gets the public calls ins
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -22,6 +23,8 @@ __all__ = [
     "current",
     "exemplar_context",
     "reset",
+    "suppress",
+    "suppressed",
     "with_span",
 ]
 
@@ -107,3 +110,42 @@ def with_span(span: trace.Span) -> Context:
     values = dict(current())
     values[SPAN_KEY] = span
     return Context(values)
+
+
+_SUPPRESS_KEY: Any = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)
+# The HTTP key is set by suppress_http_instrumentation() (opentelemetry-instrumentation),
+# which contrib's HTTP clients honour too; the API only names it.
+_SUPPRESS_HTTP_KEY: Any = getattr(otel_context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
+
+
+def suppressed(*, http: bool = False) -> bool:
+    """Whether the current context asks for no instrumentation: inside
+    ``suppress_instrumentation()`` (the SDK's processors export in it, so an exporter's own
+    requests, queries or messages are never traced), and with *http* also inside
+    ``suppress_http_instrumentation()``. Client plugins pass such calls straight through.
+
+    .. versionadded:: 0.1.0
+    """
+    ctx = current()
+    if _SUPPRESS_KEY is not None and ctx.get(_SUPPRESS_KEY):
+        return True
+    return http and _SUPPRESS_HTTP_KEY is not None and bool(ctx.get(_SUPPRESS_HTTP_KEY))
+
+
+@contextlib.contextmanager
+def suppress(*, http: bool = False) -> Iterator[None]:
+    """Within the block, client plugins trace nothing (with *http*, only HTTP clients):
+    the same context keys as ``opentelemetry.instrumentation.utils.suppress_instrumentation``
+    and ``suppress_http_instrumentation``, so either side's suppression is honoured by both.
+
+    .. versionadded:: 0.1.0
+    """
+    key = _SUPPRESS_HTTP_KEY if http else _SUPPRESS_KEY
+    if key is None:  # an API without the key: nothing to set, nothing reads it
+        yield
+        return
+    token = otel_context.attach(otel_context.set_value(key, True))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -4,8 +4,12 @@ Each is the ``opentelemetry.context`` function it is named after, minus the API'
 Python calls, when the runtime context is the API's default (``contextvars``) one; with any
 other runtime they are the public functions themselves. The runtime is looked at once, when
 this module is imported, as the API itself loads it once (``OTEL_PYTHON_CONTEXT``) at import.
+
+:func:`suppress` and :func:`suppressed` set and read the API's suppression keys (the ones
+``opentelemetry.instrumentation.utils.suppress_instrumentation`` sets): client plugins pass
+calls made under them straight through.
 """
 
-from .._context import attach, current, reset, with_span
+from .._context import attach, current, reset, suppress, suppressed, with_span
 
-__all__ = ["attach", "current", "reset", "with_span"]
+__all__ = ["attach", "current", "reset", "suppress", "suppressed", "with_span"]

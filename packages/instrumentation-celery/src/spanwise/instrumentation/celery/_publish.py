@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from spanwise.core import Call, Guard, MessagingOperation, MessagingTracer
+from spanwise.core.context import suppressed
 from spanwise.core.propagation import dict_setter, inject
 
 from ._attributes import CELERY_TASK_NAME, HEADER_RETRY_OF
@@ -92,7 +93,7 @@ class Publisher:
     ) -> None:
         """``before_task_publish``: start the span, write our headers."""
         try:
-            if isinstance(headers, MutableMapping):
+            if isinstance(headers, MutableMapping) and not suppressed():
                 self._before_publish(sender, body, exchange, routing_key, headers)
         except Exception as exc:  # noqa: BLE001
             self.guard.report("celery.before_task_publish", exc)

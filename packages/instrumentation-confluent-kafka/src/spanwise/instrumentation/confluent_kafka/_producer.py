@@ -8,6 +8,7 @@ from typing import Any
 from opentelemetry.propagators.textmap import Setter
 
 from spanwise.core import Guard, MessagingOperation, MessagingTracer
+from spanwise.core.context import suppressed
 from spanwise.core.propagation import kafka_setter
 
 from ._clients import STATE_ATTRIBUTE
@@ -180,6 +181,9 @@ class ProduceStep:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Generator[Any, Any, None]:
+        if suppressed():
+            yield None
+            return
         topic = _get(args, kwargs, "topic", self._topic)
         partition = _get(args, kwargs, "partition", self._partition)
         state = getattr(instance, STATE_ATTRIBUTE, None)

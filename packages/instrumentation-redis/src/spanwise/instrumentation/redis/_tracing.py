@@ -10,6 +10,7 @@ from weakref import WeakSet
 from opentelemetry.trace import Status, StatusCode
 
 from spanwise.core import DbClientTracer, DbOperation, Guard, Options, max_attribute_length
+from spanwise.core.context import suppressed
 from spanwise.core.semconv import (
     DB_QUERY_TEXT,
     EXCEPTION_MESSAGE,
@@ -96,7 +97,7 @@ class RedisSteps:
         kwargs: dict[str, Any],
     ) -> Generator[None, Any, None]:
         """One span named by the command (``GET``) around ``execute_command``."""
-        if not args or (self._skip_any and instance in self.skip):
+        if not args or (self._skip_any and instance in self.skip) or suppressed():
             yield None
             return
         namespace, host, port = connection_info(instance)
@@ -135,7 +136,7 @@ class RedisSteps:
         kwargs: dict[str, Any],
     ) -> Generator[None, Any, None]:
         """One ``PIPELINE`` (or ``MULTI``) span around a pipeline's ``execute``."""
-        if self._skip_any and instance in self.skip:
+        if (self._skip_any and instance in self.skip) or suppressed():
             yield None
             return
         commands = pipeline_commands(instance)

@@ -6,10 +6,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from spanwise.core import Call, HttpClientTracer
-from spanwise.core.context import attach, reset, with_span
+from spanwise.core.context import attach, reset, suppressed, with_span
 from spanwise.core.propagation import dict_setter, inject
-
-from ._suppression import suppressed
 
 __all__ = ["SendStep"]
 
@@ -46,7 +44,7 @@ class SendStep:
     ) -> Generator[Call, Any, None]:
         request = args[0] if args else kwargs.get("request")
         url = getattr(request, "url", None)
-        if request is None or not isinstance(url, str) or suppressed():
+        if request is None or not isinstance(url, str) or suppressed(http=True):
             yield None
             return
         tracer = self._tracer

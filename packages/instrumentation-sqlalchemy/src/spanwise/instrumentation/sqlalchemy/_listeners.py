@@ -9,6 +9,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 
 from spanwise.core import DbClientTracer, Guard, Options
+from spanwise.core.context import suppressed
 
 from ._attributes import EngineInfo
 from ._commenter import add_trace_comment
@@ -114,7 +115,7 @@ class EngineTracer:
         executemany: bool,
     ) -> tuple[Any, Any]:
         """Start the statement's span; with the commenter on, append its trace context."""
-        if context is None:
+        if context is None or suppressed():
             return statement, parameters
         try:
             defer_to = self._defer_to
