@@ -187,39 +187,36 @@ class Patcher:
         make: Callable[[Any], Callable[..., Any]],
         fallback: Wrapper,
     ) -> None:
-        try:
-            owner, attribute, original = wrapt.resolve_path(target, path)
-        except Exception as exc:  # noqa: BLE001
-            self.guard.report(f"resolve {getattr(target, '__name__', target)}.{path}", exc)
+        found = self._resolve(target, path)
+        if found is None:
             return
-        namespace = _namespace(owner)
-        own = namespace is not None and attribute in namespace
-        if own:
-            original = namespace[attribute]  # type: ignore[index]
         try:
-            replacement = make(original)
-        except TypeError:
-            self._apply(target, path, fallback)
-            return
-        with self._lock:
-            try:
-                setattr(owner, attribute, replacement)
-            except (TypeError, AttributeError) as exc:  # immutable (C) types
-                self.guard.report(f"patch {getattr(owner, '__name__', owner)}.{attribute}", exc)
-                return
-            self._records.append(_Record(owner, attribute, original, own, replacement))
+            replacement = make(found[2])
+        except TypeError:  # not what make() can stand in for: wrap it instead
+            replacement = wrapt.FunctionWrapper(found[2], fallback)
+        self._place(*found, replacement)
 
     def _apply(self, target: Any, path: str, wrapper: Wrapper) -> None:
+        found = self._resolve(target, path)
+        if found is not None:
+            self._place(*found, wrapt.FunctionWrapper(found[2], wrapper))
+
+    def _resolve(self, target: Any, path: str) -> tuple[Any, str, Any, bool] | None:
+        """``(owner, attribute, original, own)`` for *path*; *original* is what the owner
+        itself holds when *own* (not a bound or inherited lookup). None, reported, if it
+        does not resolve."""
         try:
             owner, attribute, original = wrapt.resolve_path(target, path)
         except Exception as exc:  # noqa: BLE001
             self.guard.report(f"resolve {getattr(target, '__name__', target)}.{path}", exc)
-            return
+            return None
         namespace = _namespace(owner)
         own = namespace is not None and attribute in namespace
         if own:
             original = namespace[attribute]  # type: ignore[index]
-        handle = wrapt.FunctionWrapper(original, wrapper)
+        return owner, attribute, original, own
+
+    def _place(self, owner: Any, attribute: str, original: Any, own: bool, handle: Any) -> None:
         with self._lock:
             try:
                 setattr(owner, attribute, handle)
