@@ -17,7 +17,7 @@ class TestExportedMembers:
             [
                 "OPERATION_TYPE_PROCESS", "OPERATION_TYPE_RECEIVE", "OPERATION_TYPE_SEND",
                 "MessagingOperation", "MessagingTracer", "SCHEMA_URL", "Scoped", "Around", "Call", "ClientRequest", "DbClientTracer", "DbOperation", "ExcludedUrls",
-                "Guard", "HeaderCapture", "HttpClientTracer", "HttpServerTracer", "Instrumentor",
+                "Guard", "HeaderCapture", "Hooks", "HttpClientTracer", "HttpServerTracer", "Instrumentor",
                 "LibraryCheck", "Options", "Patcher", "ServerRequest", "Wrapper", "__version__",
                 "check_library", "disabled_instrumentations", "env_bool", "env_int", "env_list",
                 "max_attribute_length", "supported_requirements",

@@ -422,3 +422,109 @@ class TestAround:
         patcher.restore()
         assert kept(3) == 5
         assert log == []
+
+
+class Recording:
+    """Hooks that note what they see; each part can be made to fail or to decline."""
+
+    def __init__(self, *, decline: bool = False, fail: str = "", replace: Any = None) -> None:
+        self.log: list[Any] = []
+        self.decline = decline
+        self.fail = fail
+        self.replace = replace
+
+    def enter(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        self.log.append(("enter", args))
+        if self.fail == "enter":
+            raise RuntimeError("enter bug")
+        return None if self.decline else "state"
+
+    def exit(self, state: Any, result: Any) -> Any:
+        self.log.append(("exit", state, result))
+        if self.fail == "exit":
+            raise RuntimeError("exit bug")
+        return self.replace
+
+    def error(self, state: Any, exc: BaseException) -> None:
+        self.log.append(("error", state, type(exc).__name__))
+        if self.fail == "error":
+            raise RuntimeError("error bug")
+
+
+class TestHooks:
+    def _wrapped(self, module_factory: Any, name: str, hooks: Recording) -> tuple[Any, Patcher]:
+        mod = importlib.import_module(module_factory(name, SOURCE))
+        patcher = Patcher(Guard("test"))
+        patcher.wrap(name, "Service.compute", patcher.hooks_sync("t", hooks))
+        patcher.wrap(name, "Service.fail", patcher.hooks_sync("t", hooks))
+        patcher.wrap(name, "Service.acompute", patcher.hooks_async("t", hooks))
+        return mod, patcher
+
+    def test_enter_then_exit_with_the_result(self, module_factory: Any) -> None:
+        """The call runs once between enter and exit; its result reaches the caller."""
+        hooks = Recording()
+        mod, patcher = self._wrapped(module_factory, "svc_h1", hooks)
+        result = mod.Service().compute(4)
+        patcher.restore()
+        assert (8, [("enter", (4,)), ("exit", "state", 8)]) == (result, hooks.log)
+
+    def test_app_exception_reaches_caller_after_error(self, module_factory: Any) -> None:
+        """The app's exception is seen by error() and re-raised unchanged."""
+        hooks = Recording()
+        mod, patcher = self._wrapped(module_factory, "svc_h2", hooks)
+        with pytest.raises(KeyError, match="app error"):
+            mod.Service().fail()
+        patcher.restore()
+        assert [("enter", ()), ("error", "state", "KeyError")] == hooks.log
+
+    def test_declined_call_passes_through(self, module_factory: Any) -> None:
+        """enter() returning None: the call runs untraced, no exit."""
+        hooks = Recording(decline=True)
+        mod, patcher = self._wrapped(module_factory, "svc_h3", hooks)
+        result = mod.Service().compute(2)
+        patcher.restore()
+        assert (4, [("enter", (2,))]) == (result, hooks.log)
+
+    @pytest.mark.parametrize("part", ["enter", "exit", "error"])
+    def test_bugs_in_hooks_are_reported_never_raised(self, module_factory: Any, part: str) -> None:
+        """A failing part is reported through the guard each time it fails (enter for both
+        calls, exit and error for one each); the app's result or exception is what the
+        caller gets."""
+        hooks = Recording(fail=part)
+        mod, patcher = self._wrapped(module_factory, f"svc_h4_{part}", hooks)
+        result = mod.Service().compute(3)
+        with pytest.raises(KeyError):
+            mod.Service().fail()
+        patcher.restore()
+        failures = {"enter": 2, "exit": 1, "error": 1}[part]
+        assert (6, failures) == (result, sum(patcher.guard.failures.values()))
+
+    def test_exit_may_replace_the_result(self, module_factory: Any) -> None:
+        """A value other than None from exit() replaces the result."""
+        hooks = Recording(replace="wrapped result")
+        mod, patcher = self._wrapped(module_factory, "svc_h5", hooks)
+        result = mod.Service().compute(1)
+        patcher.restore()
+        assert "wrapped result" == result
+
+    def test_async_target(self, module_factory: Any) -> None:
+        """hooks_async awaits the call between enter and exit; the wrapper stays a coroutine
+        function."""
+        hooks = Recording()
+        mod, patcher = self._wrapped(module_factory, "svc_h6", hooks)
+        is_coroutine = inspect.iscoroutinefunction(mod.Service().acompute)
+        result = asyncio.run(mod.Service().acompute(2))
+        patcher.restore()
+        assert (True, 6, [("enter", (2,)), ("exit", "state", 6)]) == (
+            is_coroutine,
+            result,
+            hooks.log,
+        )
+
+    def test_kept_wrapper_passes_through_after_restore(self, module_factory: Any) -> None:
+        """A reference kept to the wrapper calls straight through once restored."""
+        hooks = Recording()
+        mod, patcher = self._wrapped(module_factory, "svc_h7", hooks)
+        kept = mod.Service().compute
+        patcher.restore()
+        assert (10, []) == (kept(5), hooks.log)

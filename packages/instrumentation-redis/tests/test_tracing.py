@@ -83,7 +83,7 @@ class TestRedisSteps:
     def wrap(self, steps: RedisSteps, client: redis.Redis) -> Any:
         """The client's execute_command wrapped per instance with the command step."""
         patcher = Patcher(Guard("redis"))
-        patcher.wrap_object(client, "execute_command", patcher.around_sync("t", steps.command))
+        patcher.wrap_object(client, "execute_command", patcher.hooks_sync("t", steps.command))
         return patcher
 
     def test_command(self, client: redis.Redis, telemetry: CapturedTelemetry) -> None:
@@ -105,7 +105,7 @@ class TestRedisSteps:
         steps = RedisSteps(make_db(), Options("redis"), Guard("redis"))
         patcher = self.wrap(steps, client)
         pipe = client.pipeline(transaction=False)
-        patcher.wrap_object(pipe, "execute", patcher.around_sync("p", steps.pipeline))
+        patcher.wrap_object(pipe, "execute", patcher.hooks_sync("p", steps.pipeline))
         try:
             with suppress():
                 client.set("st:q", "v")

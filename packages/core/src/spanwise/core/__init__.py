@@ -22,7 +22,7 @@ from ._messaging import (
     MessagingOperation,
     MessagingTracer,
 )
-from ._patching import Around, Call, Patcher, Wrapper
+from ._patching import Around, Call, Hooks, Patcher, Wrapper
 from ._version import __version__
 from ._versions import LibraryCheck, check_library, supported_requirements
 
@@ -39,6 +39,7 @@ __all__ = [
     "ExcludedUrls",
     "Guard",
     "HeaderCapture",
+    "Hooks",
     "HttpClientTracer",
     "HttpServerTracer",
     "Instrumentor",

@@ -32,10 +32,10 @@ _TARGETS = (
 
 def _wrappers(patcher: Patcher, steps: RedisSteps, site: str) -> dict[str, Wrapper]:
     return {
-        "command": patcher.around_sync(f"{site}.command", steps.command),
-        "pipeline": patcher.around_sync(f"{site}.pipeline", steps.pipeline),
-        "async command": patcher.around_async(f"{site}.command", steps.command),
-        "async pipeline": patcher.around_async(f"{site}.pipeline", steps.pipeline),
+        "command": patcher.hooks_sync(f"{site}.command", steps.command),
+        "pipeline": patcher.hooks_sync(f"{site}.pipeline", steps.pipeline),
+        "async command": patcher.hooks_async(f"{site}.command", steps.command),
+        "async pipeline": patcher.hooks_async(f"{site}.pipeline", steps.pipeline),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakSet
 
@@ -56,7 +56,9 @@ def record_error(op: DbOperation, exc: BaseException) -> None:
 
 
 class RedisSteps:
-    """:data:`~spanwise.core.Around` steps for commands and pipelines of any redis-py client.
+    """What runs around commands and pipelines of any redis-py client: :attr:`command` and
+    :attr:`pipeline` are :class:`~spanwise.core.Hooks` for
+    :meth:`~spanwise.core.Patcher.hooks_sync` and :meth:`~spanwise.core.Patcher.hooks_async`.
 
     *skip* holds clients and pipelines traced by their own instance-level wrappers
     (``instrument_client``): the class-level steps let those pass so nothing is traced twice.
@@ -66,8 +68,10 @@ class RedisSteps:
         "_max_length",
         "_skip_any",
         "_text",
+        "command",
         "db",
         "guard",
+        "pipeline",
         "raw",
         "request_hook",
         "response_hook",
@@ -88,18 +92,19 @@ class RedisSteps:
         self._max_length = max_attribute_length()
         self.request_hook: Callable[..., Any] | None = options.request_hook
         self.response_hook: Callable[..., Any] | None = options.response_hook
+        self.command = _Hooks(self.enter_command, self)
+        self.pipeline = _Hooks(self.enter_pipeline, self)
 
-    def command(
+    def enter_command(
         self,
         wrapped: Callable[..., Any],
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> Generator[None, Any, None]:
+    ) -> tuple[DbOperation, Any] | None:
         """One span named by the command (``GET``) around ``execute_command``."""
         if not args or (self._skip_any and instance in self.skip) or suppressed():
-            yield None
-            return
+            return None
         namespace, host, port = connection_info(instance)
         name = command_name(args[0])
         # The text goes in at start with the other attributes: one attribute pass in the SDK.
@@ -111,38 +116,21 @@ class RedisSteps:
             self.guard.hook(
                 "redis.request_hook", self.request_hook, op.span, instance, args, kwargs
             )
-        # As _run, inlined: one generator fewer per command.
-        try:
-            result = yield None
-        except BaseException as exc:
-            try:
-                record_error(op, exc)
-            finally:
-                op.end()
-            raise
-        try:
-            if op.recording and self.response_hook is not None:
-                self.guard.hook(
-                    "redis.response_hook", self.response_hook, op.span, instance, result
-                )
-        finally:
-            op.end()
+        return op, instance
 
-    def pipeline(
+    def enter_pipeline(
         self,
         wrapped: Callable[..., Any],
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> Generator[None, Any, None]:
+    ) -> tuple[DbOperation, Any] | None:
         """One ``PIPELINE`` (or ``MULTI``) span around a pipeline's ``execute``."""
         if (self._skip_any and instance in self.skip) or suppressed():
-            yield None
-            return
+            return None
         commands = pipeline_commands(instance)
         if not commands and not getattr(instance, "watching", False):
-            yield None  # nothing is sent: redis-py returns [] at once
-            return
+            return None  # nothing is sent: redis-py returns [] at once
         namespace, host, port = connection_info(instance)
         op = self.db.start(
             "MULTI" if is_transaction(instance) else "PIPELINE",
@@ -159,17 +147,11 @@ class RedisSteps:
                 self.guard.hook(
                     "redis.request_hook", self.request_hook, op.span, instance, args, kwargs
                 )
-        yield from self._run(op, instance)
+        return op, instance
 
-    def _run(self, op: DbOperation, instance: Any) -> Generator[None, Any, None]:
-        try:
-            result = yield None
-        except BaseException as exc:
-            try:
-                record_error(op, exc)
-            finally:
-                op.end()
-            raise
+    def exit(self, state: tuple[DbOperation, Any], result: Any) -> None:
+        """The call returned *result*: the response hook, then the span ends."""
+        op, instance = state
         try:
             if op.recording and self.response_hook is not None:
                 self.guard.hook(
@@ -177,3 +159,22 @@ class RedisSteps:
                 )
         finally:
             op.end()
+
+    def error(self, state: tuple[DbOperation, Any], exc: BaseException) -> None:
+        """The call raised *exc*: recorded, then the span ends."""
+        op = state[0]
+        try:
+            record_error(op, exc)
+        finally:
+            op.end()
+
+
+class _Hooks:
+    """One way into :class:`RedisSteps` (commands or pipelines); the way out is shared."""
+
+    __slots__ = ("enter", "error", "exit")
+
+    def __init__(self, enter: Callable[..., Any], steps: RedisSteps) -> None:
+        self.enter = enter
+        self.exit = steps.exit
+        self.error = steps.error

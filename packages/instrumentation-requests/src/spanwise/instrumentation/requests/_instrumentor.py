@@ -33,5 +33,5 @@ class RequestsInstrumentor(Instrumentor):
         self.patcher.wrap(
             "requests.sessions",
             "Session.send",
-            self.patcher.around_sync("requests.send", SendStep(tracer)),
+            self.patcher.hooks_sync("requests.send", SendStep(tracer)),
         )
