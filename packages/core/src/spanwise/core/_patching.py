@@ -36,7 +36,6 @@ code and runs under the plugin's :class:`~spanwise.core.Guard`.
 """
 
 
-
 class Hooks(Protocol):
     """A step in three parts, for the hottest client calls: no generator per call.
 
