@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from types import FunctionType, MethodType
 from typing import Any
 
 from spanwise.core import Patcher
 
-from ._middleware import AppSet, WsgiStep
+from ._middleware import WsgiStep
 
 __all__ = ["entry_point"]
 
 
 def entry_point(
-    original: Any, patcher: Patcher, step: WsgiStep, skipped: AppSet
+    original: Any, patcher: Patcher, step: WsgiStep, skipped: weakref.WeakSet[Any]
 ) -> Callable[..., Any]:
     """A plain function to put in place of *original* (``Flask.__dict__["__call__"]``).
 

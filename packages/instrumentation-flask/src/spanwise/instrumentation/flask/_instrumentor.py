@@ -9,7 +9,7 @@ from typing import Any, cast
 from spanwise.core import HttpServerTracer, Instrumentor, Patcher
 
 from ._entry import entry_point
-from ._middleware import AppSet, HandleExceptionStep, WsgiStep, traced_wsgi_app
+from ._middleware import HandleExceptionStep, WsgiStep, traced_wsgi_app
 
 __all__ = ["FlaskInstrumentor"]
 
@@ -38,7 +38,7 @@ class FlaskInstrumentor(Instrumentor):
     _apps: weakref.WeakKeyDictionary[Any, Patcher]
     # Apps the class-level patches leave alone: opted out through uninstrument_app(), or
     # traced with their own options by instrument_app().
-    _skipped: AppSet
+    _skipped: weakref.WeakSet[Any]
     _apps_lock: threading.Lock
 
     def __new__(cls, *args: Any, **kwargs: Any) -> FlaskInstrumentor:
@@ -46,7 +46,7 @@ class FlaskInstrumentor(Instrumentor):
         with cls._singleton_lock:
             if not hasattr(inst, "_apps"):
                 inst._apps = weakref.WeakKeyDictionary()
-                inst._skipped = AppSet()
+                inst._skipped = weakref.WeakSet()
                 inst._apps_lock = threading.Lock()
         return inst
 

@@ -15,7 +15,6 @@ from ._route import current_environ, current_route
 
 __all__ = [
     "ENVIRON_KEY",
-    "AppSet",
     "HandleExceptionStep",
     "StartResponse",
     "WsgiStep",
@@ -61,28 +60,6 @@ class StartResponse:
         return self._start_response(status, headers, *exc_info)
 
 
-class AppSet:
-    """Apps the class-level patches leave alone (weakly held); testing an app costs one
-    attribute read until the first app is added."""
-
-    __slots__ = ("_apps", "used")
-
-    def __init__(self) -> None:
-        self._apps: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.used = False
-
-    def add(self, app: Any) -> None:
-        self._apps.add(app)
-        self.used = True
-
-    def clear(self) -> None:
-        self._apps.clear()
-        self.used = False
-
-    def __contains__(self, app: object) -> bool:
-        return self.used and app in self._apps
-
-
 class WsgiStep:
     """Traces one call of a Flask app's WSGI entry point.
 
@@ -99,15 +76,21 @@ class WsgiStep:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_guard", "_patcher", "_server", "_skipped")
+    __slots__ = ("_guard", "_patcher", "_server", "_skipped", "_skipped_any")
 
     def __init__(
-        self, server: HttpServerTracer, patcher: Patcher, skipped: AppSet | None = None
+        self,
+        server: HttpServerTracer,
+        patcher: Patcher,
+        skipped: weakref.WeakSet[Any] | None = None,
     ) -> None:
         self._server = server
         self._guard = server.guard
         self._patcher = patcher
-        self._skipped = skipped
+        self._skipped: weakref.WeakSet[Any] = weakref.WeakSet() if skipped is None else skipped
+        # What tells cheaply whether *skipped* holds any app: the WeakSet's own set of
+        # references (its len() is a Python-level call per request), as the redis plugin does.
+        self._skipped_any: Any = getattr(self._skipped, "data", self._skipped)
 
     def __call__(
         self,
@@ -151,8 +134,7 @@ class WsgiStep:
     def _start(
         self, app: Any, environ: Any, start_response: Any
     ) -> tuple[ServerRequest, StartResponse] | None:
-        skipped = self._skipped
-        if (skipped is not None and skipped.used and app in skipped) or ENVIRON_KEY in environ:
+        if (self._skipped_any and app in self._skipped) or ENVIRON_KEY in environ:
             return None
         server = self._server
         if server.excludes and server.excluded_environ(environ):
