@@ -52,7 +52,7 @@ class CeleryInstrumentor(Instrumentor):
         self.patcher.wrap(
             "celery.app.base",
             "Celery.send_task",
-            self.patcher.around_sync("celery.send_task", publisher.step),
+            self.patcher.hooks_sync("celery.send_task", publisher),
         )
         self._connected = []
         for signal, receiver in (

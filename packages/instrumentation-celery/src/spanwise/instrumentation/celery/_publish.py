@@ -9,11 +9,11 @@ written into the message headers there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Callable, MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any
 
-from spanwise.core import Call, Guard, MessagingOperation, MessagingTracer
+from spanwise.core import Guard, MessagingOperation, MessagingTracer
 from spanwise.core.context import suppressed
 from spanwise.core.propagation import dict_setter, inject
 
@@ -40,7 +40,8 @@ _publishing: ContextVar[_Slot | None] = ContextVar("spanwise_celery_publish", de
 
 
 class Publisher:
-    """The ``send_task`` step and the ``before_task_publish`` receiver.
+    """The hooks around ``send_task`` (:class:`~spanwise.core.Hooks`) and the
+    ``before_task_publish`` receiver.
 
     .. versionadded:: 0.1.0
     """
@@ -61,24 +62,37 @@ class Publisher:
                 self._names[name] = found
         return found
 
-    def step(
+    # -- around Celery.send_task: spanwise.core.Hooks -------------------------------------
+
+    def enter(
         self,
         wrapped: Callable[..., Any],
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> Generator[Call, Any, None]:
-        """Around ``Celery.send_task``: end the span the publish started, once it returns."""
+    ) -> tuple[_Slot, Token[_Slot | None]]:
+        """Open the slot the publish leaves its operation in, for this ``send_task`` call."""
         slot = _Slot()
-        token = _publishing.set(slot)
+        return slot, _publishing.set(slot)
+
+    def exit(self, state: tuple[_Slot, Token[_Slot | None]], result: Any) -> None:
+        """``send_task`` returned: end the span the publish started."""
+        self._close(state)
+
+    def error(self, state: tuple[_Slot, Token[_Slot | None]], exc: BaseException) -> None:
+        """``send_task`` raised: the span records it and ends."""
+        op = state[0].op
         try:
-            yield None
-        except BaseException as exc:
-            if slot.op is not None:
-                slot.op.record_exception(exc)
-            raise
+            if op is not None:
+                op.record_exception(exc)
         finally:
+            self._close(state)
+
+    def _close(self, state: tuple[_Slot, Token[_Slot | None]]) -> None:
+        slot, token = state
+        try:
             _publishing.reset(token)
+        finally:
             if slot.op is not None:
                 slot.op.end()
 
