@@ -185,20 +185,15 @@ class TestWrap:
 
 def doubling(patcher: Patcher, log: list[Any]) -> Any:
     """A ``make`` for Patcher.replace: a plain function that notes each call it handles
-    while the patcher is on and calls the original with the caller's arguments."""
-    import functools
-    import types
+    while the patcher is on and calls the original with the caller's arguments (names and
+    signature are left to the patcher to copy)."""
 
     def make(original: Any) -> Any:
-        if type(original) is not types.FunctionType:
-            raise TypeError("not a plain function")
-
         def compute(self: Any, x: Any) -> Any:
             if patcher.on:
                 log.append(("ours", x))
             return original(self, x)
 
-        functools.update_wrapper(compute, original)
         return compute
 
     return make
@@ -216,12 +211,13 @@ class TestReplace:
         placed = mod.Service.__dict__["compute"]
         result = mod.Service().compute(4)
         patcher.restore()
-        assert (True, 8, [("ours", 4)], True, 1) == (
+        assert (True, 8, [("ours", 4)], True, 1, ("compute", original)) == (
             type(placed) is type(original) and placed is not original,
             result,
             log,
             mod.Service.__dict__["compute"] is original,
             len({inspect.signature(placed), inspect.signature(original)}),
+            (placed.__name__, placed.__wrapped__),
         )
 
     def test_inherited_attribute_leaves_no_shadow(self, module_factory: Any) -> None:
@@ -276,6 +272,29 @@ class TestReplace:
         result = mod.Service().compute(2)
         patcher.restore()
         assert (4, ["fallback"], True) == (result, seen, mod.Service.__dict__["compute"] is theirs)
+
+    def test_type_error_from_make_on_a_plain_function_falls_back(self, module_factory: Any) -> None:
+        """make() may refuse a plain function it cannot stand in for: wrapped instead."""
+        mod = importlib.import_module(module_factory("svc_r8", SOURCE))
+        original = mod.Service.__dict__["compute"]
+        seen: list[str] = []
+
+        def refuse(original: Any) -> Any:
+            raise TypeError("not this one")
+
+        def fallback(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            seen.append("fallback")
+            return wrapped(*args, **kwargs)
+
+        patcher = Patcher(Guard("test"))
+        patcher.replace("svc_r8", "Service.compute", refuse, fallback)
+        result = mod.Service().compute(2)
+        patcher.restore()
+        assert (4, ["fallback"], True) == (
+            result,
+            seen,
+            mod.Service.__dict__["compute"] is original,
+        )
 
     def test_wrapped_on_top_stays_and_ours_passes_through(self, module_factory: Any) -> None:
         """A wrapper added over our function survives restore(); ours then passes calls on."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 import threading
@@ -126,9 +127,12 @@ class Patcher:
         function *make* builds must call it with the caller's own arguments and pass calls
         straight through once :attr:`on` is false (someone may have wrapped it since).
 
-        If *make* raises ``TypeError`` (it cannot stand in for what is there, for example
-        someone else's wrapper), the attribute is wrapped with *fallback* as :meth:`wrap`
-        would. Deferred until *module* is imported, like :meth:`wrap`; :meth:`restore` puts
+        *make* is only called with a plain function, and what it returns is given the
+        original's name, docstring and ``__wrapped__`` (so ``inspect.signature`` is the
+        same). Anything else there (someone else's wrapper), or a ``TypeError`` from *make*,
+        and the attribute is wrapped with *fallback* as :meth:`wrap` would.
+
+        Deferred until *module* is imported, like :meth:`wrap`; :meth:`restore` puts
         *original* back exactly (or removes the attribute, if it was inherited).
 
         .. versionadded:: 0.1.0
@@ -283,10 +287,18 @@ class Patcher:
         found = self._resolve(target, path)
         if found is None:
             return
-        try:
-            replacement = make(found[2])
-        except TypeError:  # not what make() can stand in for: wrap it instead
-            replacement = wrapt.FunctionWrapper(found[2], fallback)
+        original = found[2]
+        replacement: Any = None
+        # Only a plain function is stood in for (wrapt proxies pass isinstance, hence type).
+        if type(original) is FunctionType:
+            try:
+                replacement = make(original)
+            except TypeError:  # not what make() can stand in for
+                replacement = None
+            else:
+                functools.update_wrapper(replacement, original)
+        if replacement is None:
+            replacement = wrapt.FunctionWrapper(original, fallback)
         self._place(*found, replacement)
 
     def _apply(self, target: Any, path: str, wrapper: Wrapper) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from importlib import metadata
-from types import FunctionType
 from typing import Any
 
 from spanwise.core import Guard, Patcher
@@ -131,11 +129,8 @@ class RouteHook:
 
     def _replacement(self, original: Any, patcher: Patcher) -> Callable[..., Any]:
         """A plain function in place of FastAPI's callback (no wrapper object per request):
-        notes the selection, then calls the original with the router's own arguments.
-        Raises ``TypeError`` when the callback is not a plain function (someone else's
-        wrapper), which is then wrapped with :meth:`_wrapper` instead."""
-        if type(original) is not FunctionType:  # wrapt proxies pass isinstance
-            raise TypeError("the route-selection callback is not a plain function")
+        notes the selection, then calls the original with the router's own arguments
+        (someone else's wrapper there is wrapped with :meth:`_wrapper` instead)."""
         guard = self._guard
 
         def route_selected(*args: Any, **kwargs: Any) -> Any:
@@ -147,7 +142,6 @@ class RouteHook:
                     guard.report("fastapi.route_selected", exc)
             return original(*args, **kwargs)
 
-        functools.update_wrapper(route_selected, original)
         return route_selected
 
     def _wrapper(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Callable
-from types import FunctionType, MethodType
+from types import MethodType
 from typing import Any
 
 from spanwise.core import Patcher
@@ -27,12 +26,7 @@ def entry_point(
     before ``instrument()``, which captured the untraced method), unless the app is in
     *skipped*: opted out, or traced with its own options by
     :meth:`~spanwise.instrumentation.flask.FlaskInstrumentor.instrument_app`.
-
-    Raises ``TypeError`` if *original* is not a plain function (someone else's wrapper); the
-    caller wraps it through the patcher instead.
     """
-    if type(original) is not FunctionType:  # wrapt proxies pass isinstance
-        raise TypeError("Flask.__call__ is not a plain function")
 
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
         try:
@@ -44,5 +38,4 @@ def entry_point(
             return step.serve(MethodType(original, self), self, environ, start_response)
         return original(self, environ, start_response)
 
-    functools.update_wrapper(__call__, original)
     return __call__

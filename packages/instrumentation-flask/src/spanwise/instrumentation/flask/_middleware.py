@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Callable, Generator, Iterable
-from types import FunctionType, MethodType
+from types import MethodType
 from typing import Any
 
 from spanwise.core import Call, Guard, HttpServerTracer, Patcher, ServerRequest
@@ -157,19 +156,13 @@ class WsgiStep:
 def traced_wsgi_app(original: Any, step: WsgiStep, patcher: Patcher) -> Callable[..., Any]:
     """A plain function to put in place of ``Flask.wsgi_app`` (*original*): the call traced
     by *step*, with no wrapper object bound per request.
-
-    Raises ``TypeError`` if *original* is not a plain function (someone else's wrapper); the
-    caller wraps it with *step* instead.
     """
-    if type(original) is not FunctionType:  # wrapt proxies pass isinstance
-        raise TypeError("Flask.wsgi_app is not a plain function")
 
     def wsgi_app(self: Any, environ: Any, start_response: Any) -> Any:
         if not patcher.on:
             return original(self, environ, start_response)
         return step.serve(MethodType(original, self), self, environ, start_response)
 
-    functools.update_wrapper(wsgi_app, original)
     return wsgi_app
 
 

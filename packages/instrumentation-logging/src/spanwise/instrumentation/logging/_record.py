@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from types import FunctionType
 from typing import Any
 
 from opentelemetry import context as _context_module
@@ -117,13 +115,11 @@ class RecordFields:
         it calls the original exactly once with the same arguments, gives the record the
         fields while ``patcher.on``, reports (never raises) a failure, returns the record.
 
-        A plain function binds like the original (no wrapper object per call); it carries the
-        original's name, docstring and ``__wrapped__`` (so ``inspect.signature`` is the same).
-        Raises ``TypeError`` if *original* is not a plain function (someone else's wrapper):
-        the caller then wraps it with :meth:`wrapper` through the patcher instead.
+        A plain function binds like the original (no wrapper object per call);
+        ``Patcher.replace`` calls this only for a plain function and gives the result the
+        original's name, docstring and ``__wrapped__``. Anything else there (someone else's
+        wrapper) is wrapped with :meth:`wrapper` through the patcher instead.
         """
-        if type(original) is not FunctionType:  # wrapt proxies pass isinstance
-            raise TypeError("makeRecord is not a plain function")
         guard = patcher.guard
         service_name = self.service_name
         ids_of = self._ids_of
@@ -162,7 +158,6 @@ class RecordFields:
                         guard.report("makeRecord", exc)
                 return record
 
-            functools.update_wrapper(make_record, original)
             return make_record
 
         # The stdlib's signature spelled out (no argument tuple or dict built per call) and
@@ -205,7 +200,6 @@ class RecordFields:
                 guard.report("makeRecord", exc)
             return record
 
-        functools.update_wrapper(fast_make_record, original)
         return fast_make_record
 
 
