@@ -1,11 +1,13 @@
 """Spanwise benchmark runner: bare vs opentelemetry-python-contrib vs Spanwise, in one run.
 
 Each scenario in bench/scenarios runs in its own fresh process per variant (bare, contrib,
-spanwise), interleaved round by round (and in a rotated order each round) so drift in the machine
-hits every variant alike. Each process measures the operation sampled (ALWAYS_ON) and unsampled
-(ALWAYS_OFF), alternating batches, in CPU time of the measuring thread (noise from other processes
-on a shared machine is not counted); a variant's figure is the median of its rounds. The floor,
-one bare SDK span plus one histogram record, is measured in the same run.
+spanwise, and handmade: the same telemetry written by hand with the public OpenTelemetry API,
+see bench/_handmade.py), interleaved round by round (and in a rotated order each round) so
+drift in the machine hits every variant alike. Each process measures the operation sampled
+(ALWAYS_ON) and unsampled (ALWAYS_OFF), alternating batches, in CPU time of the measuring
+thread (noise from other processes on a shared machine is not counted); a variant's figure is
+the median of its rounds. The floor, one bare SDK span plus one histogram record, is measured
+in the same run.
 
     python bench/run.py            # full: 3 rounds
     python bench/run.py --quick    # under a minute
@@ -13,7 +15,8 @@ one bare SDK span plus one histogram record, is measured in the same run.
 
 Writes bench/results.json and prints a Markdown table. Overheads are per operation, in
 microseconds, over the bare variant; ratio_vs_contrib = spanwise overhead / contrib overhead;
-ratio_vs_floor = spanwise overhead / floor.
+ratio_vs_handmade = spanwise overhead / handmade overhead (below 1: Spanwise costs less than
+recording the same telemetry by hand); ratio_vs_floor = spanwise overhead / floor.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("bare", "contrib", "spanwise")
+VARIANTS = ("bare", "contrib", "spanwise", "handmade")
 MODES = ("sampled", "unsampled")
 
 
@@ -40,6 +43,11 @@ def scenario_files(pattern: str | None) -> list[Path]:
     floor = HERE / "scenarios" / "floor.py"
     chosen = [p for p in files if p != floor and (pattern is None or pattern in p.stem)]
     return [floor, *chosen]
+
+
+def has_handmade(path: Path) -> bool:
+    """Whether the scenario writes its telemetry by hand too (``HANDMADE = True``)."""
+    return any(line.replace(" ", "") == "HANDMADE=True" for line in path.read_text().splitlines())
 
 
 def contrib_module(path: Path) -> str | None:
@@ -98,14 +106,16 @@ def summarise(
                 "error": errors[0] if errors and not values else None,
             }
         bare = per_variant["bare"]["us_per_op"]
-        for variant in ("contrib", "spanwise"):
+        for variant in ("contrib", "spanwise", "handmade"):
             value = per_variant[variant]["us_per_op"]
             per_variant[variant]["overhead_us"] = (
                 round(value - bare, 3) if value is not None and bare is not None else None
             )
         sw = per_variant["spanwise"]["overhead_us"]
         co = per_variant["contrib"]["overhead_us"]
+        hm = per_variant["handmade"]["overhead_us"]
         per_variant["ratio_vs_contrib"] = round(sw / co, 3) if sw is not None and co else None
+        per_variant["ratio_vs_handmade"] = round(sw / hm, 3) if sw is not None and hm else None
         fl = floor.get(mode)
         per_variant["ratio_vs_floor"] = round(sw / fl, 3) if sw is not None and fl else None
         result[mode] = per_variant
@@ -121,16 +131,20 @@ def table(results: dict[str, Any], floor: dict[str, float | None]) -> str:
         f"unsampled {fmt(floor['unsampled'])} µs",
         "",
         "| scenario | mode | bare µs | contrib overhead µs | spanwise overhead µs "
-        "| spanwise/contrib | spanwise/floor |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| handmade overhead µs | spanwise/contrib | spanwise/handmade | spanwise/floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, res in results.items():
         for mode in MODES:
             r = res[mode]
             contrib = fmt(r["contrib"]["overhead_us"]) if r["contrib"]["error"] is None else "n/a"
+            handmade = (
+                fmt(r["handmade"]["overhead_us"]) if r["handmade"]["error"] is None else "n/a"
+            )
             rows.append(
                 f"| {name} | {mode} | {fmt(r['bare']['us_per_op'])} | {contrib} | "
-                f"{fmt(r['spanwise']['overhead_us'])} | {fmt(r['ratio_vs_contrib'])} | "
+                f"{fmt(r['spanwise']['overhead_us'])} | {handmade} | "
+                f"{fmt(r['ratio_vs_contrib'])} | {fmt(r['ratio_vs_handmade'])} | "
                 f"{fmt(r['ratio_vs_floor'])} |"
             )
     return "\n".join(rows)
@@ -168,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                     ("bare",) if path.stem == "floor" else VARIANTS[shift:] + VARIANTS[:shift]
                 )
                 for variant in variants:
+                    if variant == "handmade" and not has_handmade(path):
+                        samples[path.stem][variant].append(
+                            {"variant": variant, "error": "no handmade variant"}
+                        )
+                        continue
                     if variant == "contrib" and contrib_module(path) is None:
                         samples[path.stem][variant].append(
                             {"variant": variant, "error": "no contrib plugin"}

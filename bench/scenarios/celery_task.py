@@ -13,12 +13,14 @@ PRODUCER and the CONSUMER span, are in every operation.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 NAME = "celery_task"
 CONTRIB = "opentelemetry.instrumentation.celery"
+HANDMADE = True
 
 _stack = contextlib.ExitStack()
 
@@ -40,22 +42,128 @@ def make(variant: str) -> Callable[[], object]:
     app = Celery("bench_celery", broker="memory://", set_as_current=False)
     app.conf.update(task_default_queue=queue, task_ignore_result=True)
 
-    @app.task(name="bench.add", shared=False)
-    def add(x: int, y: int) -> int:
-        return x + y
+    if variant == "handmade":
+        telemetry = _Handmade(queue)
+
+        @app.task(name="bench.add", shared=False, bind=True)
+        def add(task: Any, x: int, y: int) -> int:
+            return telemetry.run(task, x, y)
+
+        send: Callable[[], object] = lambda: telemetry.apply_async(add)  # noqa: E731
+    else:
+
+        @app.task(name="bench.add", shared=False)
+        def add(x: int, y: int) -> int:
+            return x + y
+
+        send = lambda: add.apply_async((1, 2))  # noqa: E731
 
     app.finalize()
     connection = _stack.enter_context(app.connection_for_read())
     inbox = _stack.enter_context(connection.SimpleQueue(queue))
 
     def op() -> Any:
-        add.apply_async((1, 2))
+        send()
         message = inbox.get(timeout=5)
         return Request(message, app=app, task=add, hostname="bench@localhost").execute()
 
     for _ in range(50):  # warm up: connections, the task's tracer
         op()
     return op
+
+
+class _Handmade:
+    """The same spans, context headers and metric points as Spanwise's: the producer's at the
+    call site, the consumer's inside the task."""
+
+    def __init__(self, queue: str) -> None:
+        import _handmade
+        from opentelemetry.trace import SpanKind
+
+        self.tracer = _handmade.tracer()
+        meter = _handmade.meter()
+        buckets = list(_handmade.DURATION_BUCKETS)
+        self.publish_duration = meter.create_histogram(
+            "messaging.client.operation.duration",
+            unit="s",
+            explicit_bucket_boundaries_advisory=buckets,
+        )
+        self.sent = meter.create_counter("messaging.client.sent.messages", unit="{message}")
+        self.process_duration = meter.create_histogram(
+            "messaging.process.duration", unit="s", explicit_bucket_boundaries_advisory=buckets
+        )
+        self.executions = meter.create_counter("celery.task.executions", unit="{execution}")
+        self.wait = meter.create_histogram(
+            "celery.task.wait.duration",
+            unit="s",
+            explicit_bucket_boundaries_advisory=[*buckets, 30.0, 60.0, 120.0, 300.0, 600.0],
+        )
+        common = {"messaging.system": "celery", "messaging.destination.name": queue}
+        self.send_attrs = {
+            **common,
+            "messaging.operation.name": "send",
+            "messaging.operation.type": "send",
+        }
+        self.process_attrs = {
+            **common,
+            "messaging.operation.name": "process",
+            "messaging.operation.type": "process",
+        }
+        self.task_attrs = {"celery.task.name": "bench.add", "messaging.destination.name": queue}
+        self.success_attrs = {**self.task_attrs, "celery.task.outcome": "success"}
+        self.producer, self.consumer = SpanKind.PRODUCER, SpanKind.CONSUMER
+
+    def apply_async(self, task: Any) -> object:
+        from celery.utils import uuid
+        from opentelemetry import propagate, trace
+
+        task_id = uuid()
+        span = self.tracer.start_span(
+            "send bench.add",
+            kind=self.producer,
+            attributes={
+                **self.send_attrs,
+                "messaging.message.id": task_id,
+                "celery.task.name": "bench.add",
+            },
+        )
+        headers: dict[str, Any] = {"bench_sent_at": time.time()}
+        propagate.inject(headers, trace.set_span_in_context(span))
+        start = time.perf_counter()
+        try:
+            return task.apply_async((1, 2), task_id=task_id, headers=headers)
+        finally:
+            span.end()
+            self.publish_duration.record(time.perf_counter() - start, self.send_attrs)
+            self.sent.add(1, self.send_attrs)
+
+    def run(self, task: Any, x: int, y: int) -> int:
+        from opentelemetry import context, propagate, trace
+
+        request = task.request
+        carrier = vars(request)
+        parent = propagate.extract(carrier)
+        span = self.tracer.start_span(
+            "process bench.add",
+            parent,
+            kind=self.consumer,
+            attributes={
+                **self.process_attrs,
+                "messaging.message.id": request.id,
+                "celery.task.name": "bench.add",
+                "celery.task.retries": request.retries,
+            },
+        )
+        token = context.attach(trace.set_span_in_context(span, parent))
+        self.wait.record(time.time() - carrier["bench_sent_at"], self.task_attrs)
+        start = time.perf_counter()
+        try:
+            return x + y
+        finally:
+            span.end()
+            context.detach(token)
+            self.process_duration.record(time.perf_counter() - start, self.process_attrs)
+            self.executions.add(1, self.success_attrs)
 
 
 def teardown() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 NAME = "django_get"
 CONTRIB = "opentelemetry.instrumentation.django"
+HANDMADE = True
 
 _ENVIRON = {
     "REQUEST_METHOD": "GET",
@@ -33,7 +34,7 @@ _ENVIRON = {
 }
 
 
-def _configure() -> None:
+def _configure(middleware: list[str]) -> None:
     import django
     from django.conf import settings
     from django.http import HttpResponse
@@ -50,7 +51,7 @@ def _configure() -> None:
         SECRET_KEY="bench",
         ALLOWED_HOSTS=["127.0.0.1"],
         ROOT_URLCONF=urls.__name__,
-        MIDDLEWARE=[],
+        MIDDLEWARE=middleware,
         INSTALLED_APPS=[],
         USE_TZ=True,
         LOGGING_CONFIG=None,
@@ -59,7 +60,7 @@ def _configure() -> None:
 
 
 def make(variant: str) -> Callable[[], object]:
-    _configure()
+    _configure(["_handmade.django_route"] if variant == "handmade" else [])
     if variant == "contrib":
         from opentelemetry.instrumentation.django import DjangoInstrumentor as ContribDjango
 
@@ -70,7 +71,11 @@ def make(variant: str) -> Callable[[], object]:
         DjangoInstrumentor().instrument()
     from django.core.handlers.wsgi import WSGIHandler
 
-    handler = WSGIHandler()
+    handler: Any = WSGIHandler()
+    if variant == "handmade":
+        import _handmade
+
+        handler = _handmade.wsgi_middleware(handler)
     empty = b""
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 NAME = "fastapi_get"
 CONTRIB = "opentelemetry.instrumentation.fastapi"
+HANDMADE = True
 
 _loop: asyncio.AbstractEventLoop | None = None
 
@@ -39,6 +40,10 @@ def make(variant: str) -> Callable[[], object]:
         from spanwise.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app)
+    elif variant == "handmade":
+        import _handmade
+
+        app = _handmade.asgi_middleware(app)
     elif variant != "bare":
         raise ValueError(f"unknown variant {variant!r}")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 NAME = "flask_get"
 CONTRIB = "opentelemetry.instrumentation.flask"
+HANDMADE = True
 
 _ENVIRON = {
     "REQUEST_METHOD": "GET",
@@ -50,6 +51,17 @@ def make(variant: str) -> Callable[[], object]:
     @app.route("/users/<int:uid>")
     def user(uid: int) -> str:
         return f"user {uid}"
+
+    if variant == "handmade":
+        import _handmade
+
+        @app.before_request
+        def route() -> None:
+            rule = flask.request.url_rule
+            if rule is not None:
+                flask.request.environ[_handmade.ROUTE_KEY] = rule.rule
+
+        app.wsgi_app = _handmade.wsgi_middleware(app.wsgi_app)  # type: ignore[method-assign]
 
     empty = b""
 

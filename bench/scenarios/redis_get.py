@@ -7,9 +7,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 NAME = "redis_get"
 CONTRIB = "opentelemetry.instrumentation.redis"
+HANDMADE = True
 
 _server: subprocess.Popen[bytes] | None = None
 _workdir: str | None = None
@@ -49,13 +51,50 @@ def make(variant: str) -> Callable[[], object]:
         from spanwise.instrumentation.redis import RedisInstrumentor
 
         RedisInstrumentor().instrument()
-    elif variant != "bare":
+    elif variant not in ("bare", "handmade"):
         raise ValueError(f"unknown variant {variant!r}")
-    client = redis.Redis(host="127.0.0.1", port=_port())
+    port = _port()
+    client = redis.Redis(host="127.0.0.1", port=port)
     client.set("bench:key", "value")
+    op: Callable[[], object] = lambda: client.get("bench:key")  # noqa: E731
+    if variant == "handmade":
+        op = _by_hand(client, port)
     for _ in range(200):
-        client.get("bench:key")
-    return lambda: client.get("bench:key")
+        op()
+    return op
+
+
+def _by_hand(client: Any, port: int) -> Callable[[], object]:
+    """The same span and metric point as Spanwise's, written at the call site."""
+    import _handmade
+    from opentelemetry.trace import SpanKind
+
+    tracer = _handmade.tracer()
+    duration = _handmade.meter().create_histogram(
+        "db.client.operation.duration",
+        unit="s",
+        explicit_bucket_boundaries_advisory=list(_handmade.DB_BUCKETS),
+    )
+    metric_attrs = {
+        "db.system.name": "redis",
+        "db.operation.name": "GET",
+        "db.namespace": "0",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+    }
+    span_attrs = {**metric_attrs, "db.query.text": "GET bench:key"}
+    get, perf_counter = client.get, _handmade.perf_counter
+
+    def op() -> object:
+        span = tracer.start_span("GET", kind=SpanKind.CLIENT, attributes=span_attrs)
+        start = perf_counter()
+        try:
+            return get("bench:key")
+        finally:
+            span.end()
+            duration.record(perf_counter() - start, metric_attrs)
+
+    return op
 
 
 def teardown() -> None:

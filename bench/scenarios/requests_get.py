@@ -11,6 +11,7 @@ from typing import Any
 
 NAME = "requests_get"
 CONTRIB = "opentelemetry.instrumentation.requests"
+HANDMADE = True
 
 # The server runs in its own process, so it does not compete with the client for the GIL.
 _SERVER = """
@@ -76,8 +77,62 @@ def make(variant: str) -> Callable[[], object]:
     def op() -> object:
         return session.get(url).content
 
+    if variant == "handmade":
+        op = _by_hand(session, url, port)
     for _ in range(200):
         op()
+    return op
+
+
+def _by_hand(session: Any, url: str, port: int) -> Callable[[], object]:
+    """The same span, context header and metric point as Spanwise's, written at the call site."""
+    import _handmade
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = _handmade.tracer()
+    duration = _handmade.meter().create_histogram(
+        "http.client.request.duration",
+        unit="s",
+        explicit_bucket_boundaries_advisory=list(_handmade.DURATION_BUCKETS),
+    )
+    start_attrs = {
+        "http.request.method": "GET",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "url.full": url,
+    }
+    metric_base = {
+        "http.request.method": "GET",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "url.scheme": "http",
+    }
+    get, inject, perf_counter = session.get, propagate.inject, _handmade.perf_counter
+    in_context = trace.set_span_in_context
+
+    def op() -> object:
+        span = tracer.start_span("GET", kind=SpanKind.CLIENT, attributes=start_attrs)
+        headers: dict[str, str] = {}
+        inject(headers, in_context(span))
+        start = perf_counter()
+        response = get(url, headers=headers)
+        elapsed = perf_counter() - start
+        version = "1.1" if response.raw.version == 11 else "1.0"
+        span.set_attributes(
+            {"http.response.status_code": response.status_code, "network.protocol.version": version}
+        )
+        span.end()
+        duration.record(
+            elapsed,
+            {
+                **metric_base,
+                "http.response.status_code": response.status_code,
+                "network.protocol.version": version,
+            },
+        )
+        return response.content
+
     return op
 
 

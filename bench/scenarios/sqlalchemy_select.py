@@ -7,6 +7,7 @@ from typing import Any
 
 NAME = "sqlalchemy_select"
 CONTRIB = "opentelemetry.instrumentation.sqlalchemy"
+HANDMADE = True
 
 _connection: Any = None
 _engine: Any = None
@@ -41,7 +42,7 @@ def make(variant: str) -> Callable[[], object]:
         from spanwise.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
         SQLAlchemyInstrumentor().instrument()
-    elif variant != "bare":
+    elif variant not in ("bare", "handmade"):
         raise ValueError(f"unknown variant {variant!r}")
     _engine = sa.create_engine("sqlite://")
     _connection = _engine.connect()
@@ -51,8 +52,37 @@ def make(variant: str) -> Callable[[], object]:
     def op() -> object:
         return conn.execute(statement).scalar_one()
 
+    if variant == "handmade":
+        op = _by_hand(conn, statement)
     for _ in range(500):
         op()
+    return op
+
+
+def _by_hand(conn: Any, statement: Any) -> Callable[[], object]:
+    """The same span and metric point as Spanwise's, written at the call site."""
+    import _handmade
+    from opentelemetry.trace import SpanKind
+
+    tracer = _handmade.tracer()
+    duration = _handmade.meter().create_histogram(
+        "db.client.operation.duration",
+        unit="s",
+        explicit_bucket_boundaries_advisory=list(_handmade.DB_BUCKETS),
+    )
+    metric_attrs = {"db.system.name": "sqlite", "db.operation.name": "SELECT"}
+    span_attrs = {**metric_attrs, "db.query.summary": "SELECT", "db.query.text": "SELECT ?"}
+    execute, perf_counter = conn.execute, _handmade.perf_counter
+
+    def op() -> object:
+        span = tracer.start_span("SELECT", kind=SpanKind.CLIENT, attributes=span_attrs)
+        start = perf_counter()
+        try:
+            return execute(statement).scalar_one()
+        finally:
+            span.end()
+            duration.record(perf_counter() - start, metric_attrs)
+
     return op
 
 
