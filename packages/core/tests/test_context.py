@@ -89,9 +89,14 @@ class TestCurrentContext:
         class Other(ContextVarsRuntimeContext):
             pass
 
-        assert _context._runtime_var() is not None
+        from spanwise.core.context import runtime_variable
+
+        found = runtime_variable()
+        assert found is not None
+        assert found[0] is api._RUNTIME_CONTEXT
+        assert found[1] is _context._runtime_var()
         monkeypatch.setattr(api, "_RUNTIME_CONTEXT", Other())
-        assert _context._runtime_var() is None
+        assert (None, None) == (runtime_variable(), _context._runtime_var())
 
 
 class TestSuppression:

@@ -26,9 +26,15 @@ class TestExportedMembers:
 
     def test_context(self) -> None:
         """spanwise.core.context exports exactly these names."""
-        assert ["attach", "current", "reset", "suppress", "suppressed", "with_span"] == sorted(
-            spanwise.core.context.__all__
-        )
+        assert [
+            "attach",
+            "current",
+            "reset",
+            "runtime_variable",
+            "suppress",
+            "suppressed",
+            "with_span",
+        ] == sorted(spanwise.core.context.__all__)
 
     def test_every_name_resolves(self) -> None:
         """Every exported name exists in each public package."""

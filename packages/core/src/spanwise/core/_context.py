@@ -23,6 +23,7 @@ __all__ = [
     "current",
     "exemplar_context",
     "reset",
+    "runtime_variable",
     "suppress",
     "suppressed",
     "with_span",
@@ -66,9 +67,17 @@ def exemplar_context(span: trace.Span) -> Context:
     return trace.set_span_in_context(span, _EMPTY)
 
 
-def _runtime_var() -> ContextVar[Context] | None:
-    """The context variable behind the API's current context, when the runtime is the API's
-    own (``contextvars``) one and attaching through the API is seen to set exactly it."""
+def runtime_variable() -> tuple[Any, ContextVar[Context]] | None:
+    """The API's runtime context and the context variable behind its current context, when
+    that runtime is the API's own (``contextvars``) one and attaching through the API is seen
+    to set exactly that variable; ``None`` with any other runtime or API.
+
+    For a hot path that reads the variable directly while ``opentelemetry.context.
+    _RUNTIME_CONTEXT`` is still the runtime returned here (the functions of
+    :mod:`spanwise.core.context` decide once, at import).
+
+    .. versionadded:: 0.2.0
+    """
     try:
         from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
@@ -82,9 +91,16 @@ def _runtime_var() -> ContextVar[Context] | None:
             seen = var.get() is probe
         finally:
             otel_context.detach(token)
-        return var if seen and var.get() is not probe else None
+        return (runtime, var) if seen and var.get() is not probe else None
     except Exception:  # noqa: BLE001 - another API or runtime: the public way it is
         return None
+
+
+def _runtime_var() -> ContextVar[Context] | None:
+    """The context variable behind the API's current context, or ``None``
+    (:func:`runtime_variable`)."""
+    found = runtime_variable()
+    return None if found is None else found[1]
 
 
 _VAR = _runtime_var()

@@ -7,9 +7,26 @@ this module is imported, as the API itself loads it once (``OTEL_PYTHON_CONTEXT`
 
 :func:`suppress` and :func:`suppressed` set and read the API's suppression keys (the ones
 ``opentelemetry.instrumentation.utils.suppress_instrumentation`` sets): client plugins pass
-calls made under them straight through.
+calls made under them straight through. :func:`runtime_variable` is for a hot path that
+follows a runtime context replaced after import.
 """
 
-from .._context import attach, current, reset, suppress, suppressed, with_span
+from .._context import (
+    attach,
+    current,
+    reset,
+    runtime_variable,
+    suppress,
+    suppressed,
+    with_span,
+)
 
-__all__ = ["attach", "current", "reset", "suppress", "suppressed", "with_span"]
+__all__ = [
+    "attach",
+    "current",
+    "reset",
+    "runtime_variable",
+    "suppress",
+    "suppressed",
+    "with_span",
+]

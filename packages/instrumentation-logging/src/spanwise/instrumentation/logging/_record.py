@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as _context_module
@@ -15,6 +14,7 @@ from opentelemetry.trace import Span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from spanwise.core import Patcher, Wrapper
+from spanwise.core.context import runtime_variable
 
 __all__ = ["RecordFields"]
 
@@ -123,7 +123,8 @@ class RecordFields:
         guard = patcher.guard
         service_name = self.service_name
         ids_of = self._ids_of
-        runtime, read = _context_variable()
+        found = runtime_variable()
+        runtime, read = (None, None) if found is None else (found[0], found[1].get)
         context_module = _context_module
 
         def apply(record: Any) -> None:
@@ -231,18 +232,3 @@ def _parameters(function: Any) -> tuple[tuple[str, Any], ...] | None:
             return None
         out.append((p.name, None if p.default is p.empty else p.default))
     return tuple(out)
-
-
-def _context_variable() -> tuple[Any, Callable[[], Any] | None]:
-    """The default runtime context and the ``get`` of its context variable (what
-    ``opentelemetry.context.get_current()`` ends in); ``(None, None)`` with any other runtime."""
-    try:
-        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-
-        runtime = _context_module._RUNTIME_CONTEXT
-        var = getattr(runtime, "_current_context", None)
-        if type(runtime) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
-            return runtime, var.get
-    except Exception:  # noqa: BLE001 - another API version: the public way
-        pass
-    return None, None
