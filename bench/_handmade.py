@@ -41,6 +41,13 @@ def meter() -> metrics.Meter:
     return metrics.get_meter("bench.handmade")
 
 
+def histogram(name: str, buckets: Iterable[float] = DURATION_BUCKETS) -> metrics.Histogram:
+    """A duration histogram in seconds with the bucket boundaries Spanwise advises."""
+    return meter().create_histogram(
+        name, unit="s", explicit_bucket_boundaries_advisory=list(buckets)
+    )
+
+
 class _WsgiGetter(Getter[dict[str, Any]]):
     def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
         value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
@@ -72,20 +79,42 @@ LIST_SETTER = _ListSetter()
 
 class _ServerMetrics:
     def __init__(self) -> None:
-        m = meter()
-        self.duration = m.create_histogram(
-            "http.server.request.duration",
-            unit="s",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        self.duration = histogram("http.server.request.duration")
+        self.active = meter().create_up_down_counter(
+            "http.server.active_requests", unit="{request}"
         )
-        self.active = m.create_up_down_counter("http.server.active_requests", unit="{request}")
+
+    def end(
+        self,
+        span: trace.Span,
+        method: str,
+        scheme: str,
+        version: str,
+        code: int,
+        route: str | None,
+        start: float,
+    ) -> None:
+        """The response's attributes, the route as the span's name, the duration."""
+        metric_attrs: dict[str, Any] = {
+            "http.request.method": method,
+            "url.scheme": scheme,
+            "network.protocol.version": version,
+            "http.response.status_code": code,
+        }
+        span.set_attribute("http.response.status_code", code)
+        if route:
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.route", route)
+            metric_attrs["http.route"] = route
+        span.end()
+        self.duration.record(perf_counter() - start, metric_attrs)
 
 
 def wsgi_middleware(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     """A traced WSGI app; the framework leaves the matched route in ``environ[ROUTE_KEY]``."""
     tracer_ = tracer()
     server = _ServerMetrics()
-    duration, active = server.duration, server.active
+    end, active = server.end, server.active
 
     def traced(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -121,32 +150,9 @@ def wsgi_middleware(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterab
         try:
             return app(environ, respond)
         finally:
-            _end(span, method, scheme, version, int(status[0]), environ.get(ROUTE_KEY), start)
+            end(span, method, scheme, version, int(status[0]), environ.get(ROUTE_KEY), start)
             context.detach(token)
             active.add(-1, active_attrs)
-
-    def _end(
-        span: trace.Span,
-        method: str,
-        scheme: str,
-        version: str,
-        code: int,
-        route: str | None,
-        start: float,
-    ) -> None:
-        metric_attrs: dict[str, Any] = {
-            "http.request.method": method,
-            "url.scheme": scheme,
-            "network.protocol.version": version,
-            "http.response.status_code": code,
-        }
-        span.set_attribute("http.response.status_code", code)
-        if route:
-            span.update_name(f"{method} {route}")
-            span.set_attribute("http.route", route)
-            metric_attrs["http.route"] = route
-        span.end()
-        duration.record(perf_counter() - start, metric_attrs)
 
     return traced
 
@@ -155,7 +161,7 @@ def asgi_middleware(app: Callable[..., Any]) -> Callable[..., Any]:
     """A traced ASGI app for HTTP; the route comes from the router's ``scope["route"]``."""
     tracer_ = tracer()
     server = _ServerMetrics()
-    duration, active = server.duration, server.active
+    end, active = server.end, server.active
 
     async def traced(scope: dict[str, Any], receive: Any, send: Any) -> None:
         method = scope["method"]
@@ -197,22 +203,10 @@ def asgi_middleware(app: Callable[..., Any]) -> Callable[..., Any]:
         try:
             await app(scope, receive, sending)
         finally:
-            code = status[0]
-            metric_attrs: dict[str, Any] = {
-                "http.request.method": method,
-                "url.scheme": scheme,
-                "network.protocol.version": version,
-                "http.response.status_code": code,
-            }
-            span.set_attribute("http.response.status_code", code)
             route = scope.get("route")
-            if route is not None:
-                span.update_name(f"{method} {route.path}")
-                span.set_attribute("http.route", route.path)
-                metric_attrs["http.route"] = route.path
-            span.end()
+            path = None if route is None else route.path
+            end(span, method, scheme, version, status[0], path, start)
             context.detach(token)
-            duration.record(perf_counter() - start, metric_attrs)
             active.add(-1, active_attrs)
 
     return traced

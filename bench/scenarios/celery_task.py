@@ -82,21 +82,13 @@ class _Handmade:
 
         self.tracer = _handmade.tracer()
         meter = _handmade.meter()
-        buckets = list(_handmade.DURATION_BUCKETS)
-        self.publish_duration = meter.create_histogram(
-            "messaging.client.operation.duration",
-            unit="s",
-            explicit_bucket_boundaries_advisory=buckets,
-        )
+        self.publish_duration = _handmade.histogram("messaging.client.operation.duration")
         self.sent = meter.create_counter("messaging.client.sent.messages", unit="{message}")
-        self.process_duration = meter.create_histogram(
-            "messaging.process.duration", unit="s", explicit_bucket_boundaries_advisory=buckets
-        )
+        self.process_duration = _handmade.histogram("messaging.process.duration")
         self.executions = meter.create_counter("celery.task.executions", unit="{execution}")
-        self.wait = meter.create_histogram(
+        self.wait = _handmade.histogram(
             "celery.task.wait.duration",
-            unit="s",
-            explicit_bucket_boundaries_advisory=[*buckets, 30.0, 60.0, 120.0, 300.0, 600.0],
+            (*_handmade.DURATION_BUCKETS, 30.0, 60.0, 120.0, 300.0, 600.0),
         )
         common = {"messaging.system": "celery", "messaging.destination.name": queue}
         self.send_attrs = {

@@ -61,11 +61,7 @@ def _by_hand(produce: Any, poll: Any) -> Callable[[], object]:
 
     tracer = _handmade.tracer()
     meter = _handmade.meter()
-    duration = meter.create_histogram(
-        "messaging.client.operation.duration",
-        unit="s",
-        explicit_bucket_boundaries_advisory=list(_handmade.DURATION_BUCKETS),
-    )
+    duration = _handmade.histogram("messaging.client.operation.duration")
     sent = meter.create_counter("messaging.client.sent.messages", unit="{message}")
     metric_attrs = {
         "messaging.system": "kafka",

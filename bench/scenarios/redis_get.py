@@ -70,11 +70,7 @@ def _by_hand(client: Any, port: int) -> Callable[[], object]:
     from opentelemetry.trace import SpanKind
 
     tracer = _handmade.tracer()
-    duration = _handmade.meter().create_histogram(
-        "db.client.operation.duration",
-        unit="s",
-        explicit_bucket_boundaries_advisory=list(_handmade.DB_BUCKETS),
-    )
+    duration = _handmade.histogram("db.client.operation.duration", _handmade.DB_BUCKETS)
     metric_attrs = {
         "db.system.name": "redis",
         "db.operation.name": "GET",

@@ -91,11 +91,7 @@ def _by_hand(session: Any, url: str, port: int) -> Callable[[], object]:
     from opentelemetry.trace import SpanKind
 
     tracer = _handmade.tracer()
-    duration = _handmade.meter().create_histogram(
-        "http.client.request.duration",
-        unit="s",
-        explicit_bucket_boundaries_advisory=list(_handmade.DURATION_BUCKETS),
-    )
+    duration = _handmade.histogram("http.client.request.duration")
     start_attrs = {
         "http.request.method": "GET",
         "server.address": "127.0.0.1",

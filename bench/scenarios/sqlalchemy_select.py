@@ -65,11 +65,7 @@ def _by_hand(conn: Any, statement: Any) -> Callable[[], object]:
     from opentelemetry.trace import SpanKind
 
     tracer = _handmade.tracer()
-    duration = _handmade.meter().create_histogram(
-        "db.client.operation.duration",
-        unit="s",
-        explicit_bucket_boundaries_advisory=list(_handmade.DB_BUCKETS),
-    )
+    duration = _handmade.histogram("db.client.operation.duration", _handmade.DB_BUCKETS)
     metric_attrs = {"db.system.name": "sqlite", "db.operation.name": "SELECT"}
     span_attrs = {**metric_attrs, "db.query.summary": "SELECT", "db.query.text": "SELECT ?"}
     execute, perf_counter = conn.execute, _handmade.perf_counter
