@@ -5,9 +5,9 @@ the same metric points as its Spanwise variant, at the call site or in a few lin
 middleware, with as few public OpenTelemetry API calls as we could write it: values a
 hand-writer would know are constants, and there are no options, guards, hooks, redaction or
 streaming support. Its overhead over bare is what the OpenTelemetry SDK itself spends on that
-telemetry through the public API. No instrumentation that records through that API can cost
-less, so a goal below this figure cannot be met by such instrumentation. Spanwise's metric
-records skip part of the SDK's public path, which is why Spanwise can come in below it.
+telemetry through the public API: an instrumentation that records it through those calls does
+this work and its own on top. Spanwise's metric records skip part of the SDK's public path,
+which is why Spanwise can come in below it.
 
 ``bench/telemetry.py`` prints a variant's telemetry shape; ``tests/bench`` checks that the
 handmade and Spanwise shapes match, scenario by scenario.

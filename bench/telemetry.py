@@ -4,8 +4,8 @@
     python bench/telemetry.py redis_get handmade
 
 Runs the operation a few times, sampled, with every span and metric point kept in memory, and
-prints the *shape* of what it recorded: each span's name, kind, attribute keys and whether it
-has a parent (the last operation's spans), and each metric's name, unit, attribute keys and
+prints the *shape* of what it recorded: each span's name, kind, attribute keys and parent
+(the last operation's spans), and each metric's name, unit, attribute keys and
 bucket boundaries. Values that vary (ids, durations, ports) are left out. The tests compare
 the ``handmade`` variant's shape with Spanwise's, so the handmade floor stays the same
 telemetry as Spanwise's.
@@ -48,15 +48,19 @@ def shape(scenario: str, variant: str, operations: int = 3) -> dict[str, Any]:
         exporter.clear()
         op()
         provider.force_flush()
+        finished = exporter.get_finished_spans()
+        names = {span.context.span_id: span.name for span in finished}
         spans = [
             {
                 "name": span.name,
                 "kind": span.kind.name,
                 "attributes": sorted(span.attributes or {}),
-                "child": span.parent is not None,
+                # The parent's name when it is one of this operation's spans (a trace carried
+                # through a queue), "other" for any other parent, None for a root.
+                "parent": None if span.parent is None else names.get(span.parent.span_id, "other"),
                 "events": [event.name for event in span.events],
             }
-            for span in exporter.get_finished_spans()
+            for span in finished
         ]
         instruments = []
         data = reader.get_metrics_data()
